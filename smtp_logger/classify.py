@@ -121,32 +121,39 @@ DSN_PART_TYPES = {
     "message/global-delivery-status": "message/global-delivery-status part",
     "message/feedback-report": "ARF feedback report (message/feedback-report part)",
 }
-BOUNCE_LOCAL_PARTS = {"mailer-daemon", "mailer_daemon", "mailerdaemon", "postmaster", "post_master"}
+DAEMON_LOCAL_PARTS = {"mailer-daemon", "mailer_daemon", "mailerdaemon", "post_master"}
+# People do write from postmaster@ (admins, test fixtures): it needs a machine signal too.
+ROLE_LOCAL_PARTS = {"postmaster"}
 AUTOMATED_LOCAL_PARTS = re.compile(r"^(no-?reply|do-?not-?reply|donotreply|noreply-\w+|bounces?)$")
-# Feedback loops that do not use ARF's multipart/report (Microsoft JMRP, AOL/Yahoo subjects).
 BOUNCE_SENDER_NAMES = re.compile(
     r"^(mail delivery (sub)?system|mailer[- _]?daemon|mail administrator|"
-    r"microsoft outlook|internet mail delivery|mail delivery service|"
+    r"internet mail delivery|mail delivery service|"
     r"e-?mail delivery (sub)?system)$"
 )
 # Subjects that MTAs put on DSNs, anchored at the start: a "Fwd: Undeliverable: ..."
-# sent by a person is a forward, not a bounce.
+# sent by a person is a forward, not a bounce. Only mail-specific wording: a customer's
+# "Delivery problem with order 42" is conversation.
 BOUNCE_SUBJECTS = re.compile(
     r"^\s*("
-    r"undelivered mail returned to sender|undeliver(ed|able)( mail| message)?\b|"
-    r"delivery status notification|delivery (notification: )?(has )?fail|"
-    r"delivery fail|delivery problem|delivery report|"
-    r"returned mail\b|mail delivery fail|failure notice|failed mail\b|"
-    r"message delivery (failure|report|has failed)|mail could not be delivered|"
-    r"non[- ]?delivery|nondeliverable|delayed mail|warning: could not send message|"
-    r"unzustellbar|nicht zustellbar|onbestelbaar|niet bezorgd|non remis|"
-    r"non distribuable|échec de la remise|no se puede entregar|no entregado|"
-    r"não (foi possível )?entreg|non recapitabile|mancato recapito|"
-    r"kan inte levereras|ej levererat|kunne ikke leveres|ikke leveret|"
-    r"toimittamaton|nie można dostarczyć|niedostarczona|"
-    r"complaint about message from|email feedback report|abuse report\b"
+    r"undelivered mail returned to sender|undeliverable( mail| message)?\b|"
+    r"undelivered mail\b|(mail )?delivery status notification|"
+    r"delivery notification: delivery has failed|returned mail\s*:|mail delivery failed|"
+    r"failure notice|mail system error - returned mail|non-?delivery report|"
+    r"delayed mail \(still being retried\)|warning: could not send message|"
+    r"warning: message .{0,80} delayed|message delivery failure|"
+    r"(unzustellbar|onbestelbaar|non remis|non distribuable|no se puede entregar|"
+    r"não entregue|non recapitabile|kan inte levereras|kunne ikke leveres|"
+    r"toimittamaton|niedostarczalne)\s*:|"
+    r"complaint about message from|email feedback report for ip|"
+    r"メッセージを配信できません|配信できませんでした|メールエラー通知"
     r")",
     re.IGNORECASE,
+)
+
+
+# Wording that is only a bounce when the sender is a mail-system role address too.
+WEAK_BOUNCE_SUBJECTS = re.compile(
+    r"\b(deliver(y|ed)|undeliver\w*|returned|bounce[ds]?|fail(ed|ure)?|error)\b", re.IGNORECASE
 )
 
 
@@ -235,11 +242,27 @@ def _machine_notification(msg: Message) -> str | None:
     return None
 
 
+def _machine_signal(msg: Message) -> bool:
+    """Null or daemon Return-Path, Auto-Submitted, bounce wording, or an enclosed original."""
+    for value in _headers(msg, "return-path"):
+        if value.strip() in ("<>", "") or "mailer-daemon" in value.lower():
+            return True
+    if _auto_submitted(msg) or WEAK_BOUNCE_SUBJECTS.search(_header(msg, "subject")):
+        return True
+    return any(
+        _content_type(part) in ("message/rfc822", "text/rfc822-headers")
+        for part in _own_parts(msg)
+        if part is not msg
+    )
+
+
 def _daemon_sender(msg: Message) -> str | None:
     for name, addr in _sender_addresses(msg):
         local = addr.rpartition("@")[0] if "@" in addr else addr
-        if local in BOUNCE_LOCAL_PARTS:
+        if local in DAEMON_LOCAL_PARTS:
             return f"sender {local.upper() if 'daemon' in local else local}"
+        if local in ROLE_LOCAL_PARTS and _machine_signal(msg):
+            return f"sender {local} (with a machine signal)"
         if name and BOUNCE_SENDER_NAMES.match(name):
             return f"sender name {name!r}"
     return None
@@ -279,7 +302,6 @@ def detect_bounce(msg: Message) -> str | None:
 AUTO_REPLY_HEADERS = ("x-autoreply", "x-autorespond", "x-autoresponder", "x-autoreply-from",
                       "x-mail-autoreply")
 NEGATIVE_VALUES = {"", "no", "false", "0", "off"}
-LIST_HEADERS = ("list-id", "list-unsubscribe", "list-post", "mailing-list", "list-help")
 
 # Out-of-office subjects as responders write them: the phrase opens the subject and is
 # followed by ":" / "-" / "(" or ends it ("Out of Office AutoReply"). A person writing
@@ -347,18 +369,17 @@ def _apple_vacation(msg: Message) -> str | None:
 
 
 def _precedence(msg: Message) -> str | None:
-    """Precedence: auto_reply always; bulk/junk only without mailing-list headers.
+    """Precedence: auto_reply only.
 
-    Old vacation programs mark their replies "Precedence: bulk" or "junk"; mailing lists
-    and newsletters use "bulk" or "list" too, but carry List-* headers. A list post is
-    not an automatic reply (whether it is logged is decided elsewhere).
+    "bulk", "junk" and "list" are not auto-replies: mailing lists (old Majordomo lists
+    without List-* headers included), newsletters and spam use them, and every real
+    responder that sets "bulk" also sets Auto-Submitted or an autoreply subject. Whether
+    list mail is logged is decided elsewhere.
     """
     for value in _headers(msg, "precedence"):
         kind = value.strip().lower()
         if kind in ("auto_reply", "auto-reply", "autoreply"):
             return f"Precedence: {kind}"
-        if kind in ("bulk", "junk") and not any(_headers(msg, h) for h in LIST_HEADERS):
-            return f"Precedence: {kind} without mailing-list headers"
     return None
 
 
