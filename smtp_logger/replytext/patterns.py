@@ -1,0 +1,123 @@
+"""Language tables for reply-text extraction: quote-header verbs, header-block labels, separators,
+mobile "sent from" lines and closing phrases, compiled into regexes.
+
+Data only, no logic beyond compiling. Every pattern is anchored and free of nested quantifiers so
+that matching stays linear on hostile input.
+"""
+
+from __future__ import annotations
+
+import re
+
+# "On <date>, <name> wrote:" — the verb closes the attribution line, in every language we know.
+QUOTE_VERBS = [
+    "wrote", "writes", "sent", "a écrit", "a ecrit", "schrieb", "schreef", "ha scritto", "escribió",
+    "escribio", "escreveu", "skrev", "kirjoitti", "napisał\\(a\\)", "napisała", "napisał", "napisal",
+    "написал\\(а\\)", "написала", "написал", "napsal\\(a\\)", "napsala", "napsal", "írta", "yazdı",
+    "scrise", "je napisao", "je napisal", "rašė", "rakstīja", "kirjutas", "έγραψε", "пише", "написа",
+    "写道", "寫道", "が書きました", "님이 작성",
+]
+
+# First words of an attribution line (it must start like this, so prose is never taken for one).
+QUOTE_OPENERS = [
+    "on", "le", "am", "op", "il", "in data", "el", "em", "den", "dne", "w dniu", "dnia", "pe",
+    "ma", "ti", "ke", "to", "la", "lø", "sø", "må", "on", "ons", "tor", "fre", "lör", "sön", "mån",
+    "tis", "man", "tir", "lun", "mar", "mer", "jeu", "ven", "sam", "dim", "mon", "tue", "wed",
+    "thu", "fri", "sat", "sun", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
+    "sunday", "пн", "вт", "ср", "чт", "пт", "сб", "вс", "el día", "il giorno", "kl", "citando",
+]
+
+# Outlook-style header blocks: the "From" label opens the block, any other label confirms it.
+FROM_LABELS = [
+    "from", "de", "von", "van", "da", "fra", "från", "od", "от", "lähettäjä", "kimden", "feladó",
+    "expéditeur", "remitente", "mittente", "afzender", "absender", "nadawca", "message du",
+]
+OTHER_LABELS = [
+    "sent", "date", "to", "cc", "subject", "reply-to", "envoyé", "envoyé le", "date d'envoi", "à",
+    "a", "objet", "sujet", "copie à", "cc", "gesendet", "an", "betreff", "datum", "verzonden", "aan",
+    "onderwerp", "inviato", "oggetto", "data", "til", "emne", "dato", "sendt", "skickat", "till",
+    "ämne", "enviado", "enviada", "para", "asunto", "assunto", "fecha", "wysłano", "do", "temat",
+    "отправлено", "кому", "тема", "дата", "lähetetty", "vastaanottaja", "aihe", "päivämäärä",
+    "gönderildi", "kime", "konu", "tarih", "elküldve", "címzett", "tárgy", "odesláno", "komu",
+    "předmět", "trimis", "către", "subiect", "poslano", "šalje", "prima", "predmet", "poslané",
+]
+
+SEPARATOR_WORDS = [
+    "original message", "message d'origine", "message original", "oprindelig besked",
+    "oprindelig meddelelse", "ursprüngliche nachricht", "ursprungliche nachricht",
+    "forwarded message", "mensaje original", "mensaje reenviado", "messaggio originale",
+    "messaggio inoltrato", "oorspronkelijk bericht", "doorgestuurd bericht", "ursprungligt meddelande",
+    "vidarebefordrat meddelande", "alkuperäinen viesti", "välitetty viesti", "wiadomość oryginalna",
+    "oryginalna wiadomość", "mensagem original", "mensagem encaminhada", "opprinnelig melding",
+    "videresendt melding", "исходное сообщение", "пересылаемое сообщение", "weitergeleitete nachricht",
+    "message transféré", "původní zpráva", "eredeti üzenet", "orijinal mesaj", "reply message",
+]
+
+# Lines a mail app appends below the new text ("Sent from my iPhone" and friends).
+MOBILE_SIGNATURES = [
+    r"sent from (?:my )?[\w .'’&-]{1,40}",
+    r"sent (?:with|via|using) [\w .'’&-]{1,40}",
+    r"get outlook for (?:ios|android)",
+    r"envoyé (?:de|depuis|à partir de) (?:mon |ma )?[\w .'’&-]{1,40}",
+    r"(?:von meinem|gesendet von|gesendet mit) [\w .'’&-]{1,40}",
+    r"verstuurd (?:vanaf|met|via) [\w .'’&-]{1,40}", r"verzonden (?:vanaf|met|via) [\w .'’&-]{1,40}",
+    r"enviado (?:desde|do|de|con|com|pelo|via) [\w .'’&-]{1,40}", r"inviato da [\w .'’&-]{1,40}",
+    r"skickat från [\w .'’&-]{1,40}", r"sendt fra [\w .'’&-]{1,40}", r"lähetetty [\w .'’&-]{1,40}",
+    r"wysłane z [\w .'’&-]{1,40}", r"отправлено (?:с|из) [\w .'’&-]{1,40}",
+    r"odesláno z [\w .'’&-]{1,40}", r"iphone'?(?:umdan|dan) gönderildi",
+]
+
+# Closing phrases that open a signature when they stand alone near the end.
+CLOSINGS = [
+    "regards", "best regards", "kind regards", "warm regards", "warmest regards", "best wishes",
+    "sincerely", "yours sincerely", "sincerely yours", "yours truly", "respectfully", "all the best",
+    "met vriendelijke groet", "met vriendelijke groeten", "vriendelijke groet", "groeten", "groet",
+    "mit freundlichen grüßen", "mit freundlichen grüssen", "freundliche grüße", "viele grüße",
+    "beste grüße", "liebe grüße", "lg", "mfg", "gruß", "grüße", "cordialement", "bien cordialement",
+    "bien à vous", "salutations", "sincères salutations", "meilleures salutations", "amitiés",
+    "saludos", "saludos cordiales", "un saludo", "atentamente", "cordiales saludos",
+    "cordiali saluti", "distinti saluti", "saluti", "un saluto", "med vänlig hälsning",
+    "med vänliga hälsningar", "vänliga hälsningar", "hälsningar", "mvh", "venlig hilsen",
+    "med venlig hilsen", "hilsen", "med vennlig hilsen", "vennlig hilsen", "atenciosamente",
+    "cumprimentos", "abraços", "abraço", "com os melhores cumprimentos", "pozdrawiam",
+    "z poważaniem", "с уважением", "ystävällisin terveisin", "terveisin", "s pozdravem",
+]
+
+
+def _alternation(words: list[str]) -> str:
+    return "|".join(sorted({w if "\\" in w else re.escape(w) for w in words}, key=len, reverse=True))
+
+
+def _plain(words: list[str]) -> str:
+    return "|".join(sorted({re.escape(w) for w in words}, key=len, reverse=True))
+
+
+_VERBS = "|".join(sorted(set(QUOTE_VERBS), key=len, reverse=True))
+
+# A whole (possibly re-joined) attribution line: opener ... verb [:], or opener ... <address>:
+ATTRIBUTION = re.compile(
+    rf"^[-\s]*(?:{_plain(QUOTE_OPENERS)})\b[.,]?\s.{{0,300}}?(?:\b(?:{_VERBS})|(?:{_VERBS}))\s*:?\s*-*\s*$"
+    rf"|^[-\s]*\d.{{0,300}}?(?:\b(?:{_VERBS})|(?:{_VERBS}))\s*:?\s*$",
+    re.IGNORECASE,
+)
+# "<date>, "Name" <addr@host>:" without any verb (Russian Gmail, Yandex, Mail.ru, Crisp).
+ADDRESS_ATTRIBUTION = re.compile(
+    rf"^[-\s]*(?:\d|(?:{_plain(QUOTE_OPENERS)})\b[.,]?\s).{{0,300}}?[<(\[]\s*(?:mailto:)?[^\s<>()@]+@[^\s<>()]+\s*[>)\]]\s*:\s*$",
+    re.IGNORECASE,
+)
+
+_LABEL_TAIL = r"\s*\*?\s*:"
+FROM_LINE = re.compile(rf"^[\s>*]*(?:{_plain(FROM_LABELS)}){_LABEL_TAIL}", re.IGNORECASE)
+HEADER_LINE = re.compile(
+    rf"^[\s>*]*(?:{_plain(FROM_LABELS + OTHER_LABELS)}){_LABEL_TAIL}", re.IGNORECASE
+)
+SEPARATOR_LINE = re.compile(
+    rf"^[\s>]*[-=_*]{{2,}}\s*(?:{_plain(SEPARATOR_WORDS)})\s*:?\s*[-=_*]*\s*$", re.IGNORECASE
+)
+RULE_LINE = re.compile(r"^\s*(?:[-=_*~—–]\s?){3,}\s*$")
+MOBILE_LINE = re.compile(
+    rf"^\s*(?:{'|'.join(MOBILE_SIGNATURES)})\s*(?:<[^<>\s]{{1,200}}>|\([^()\s]{{1,200}}\))?\s*\.?\s*$",
+    re.IGNORECASE,
+)
+SIGNATURE_DELIMITER = re.compile(r"^(?:--|__)\s*$")
+CLOSING_LINE = re.compile(rf"^\s*(?:{_plain(CLOSINGS)})\s*[,.!]?\s*$", re.IGNORECASE)

@@ -1,0 +1,129 @@
+"""Quoted-history removal for plain-text replies: one pass over the lines that drops '>' quotes and
+the attribution lines that introduce them (so inline replies keep their answers), and cuts at the
+first unquoted history marker (attribution, Outlook header block, "Original Message" separator,
+"Sent from my …" line, "-- " delimiter). Pure and linear: each line is looked at a bounded number
+of times.
+"""
+
+from __future__ import annotations
+
+from smtp_logger.replytext import patterns as p
+
+MAX_HEADER_LINES = 4  # an attribution wrapped by the sender's client spans at most this many lines
+MAX_HEADER_CHARS = 600
+HEADER_BLOCK_SPAN = 8  # lines after "From:" in which a second label must appear
+
+
+def strip_quotes(lines: list[str]) -> list[str]:
+    """Return the lines that are new content: quotes dropped, history and trailing footer cut."""
+    inline = is_inline_reply(lines)
+    kept: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if _is_quoted(line):
+            i += 1
+            continue
+        header_end = attribution_end(lines, i)
+        if header_end is not None:
+            if inline and _next_content_is_quoted(lines, header_end):
+                i = header_end
+                continue
+            break
+        if starts_history(lines, i) or starts_footer(line):
+            break
+        kept.append(line)
+        i += 1
+    return kept
+
+
+def is_inline_reply(lines: list[str]) -> bool:
+    """True when the author wrote below or between the quotes (nothing but a greeting above them).
+
+    Top-posted replies end at the first attribution; inline replies keep the answers that follow
+    each quoted block.
+    """
+    written: list[str] = []
+    for i, line in enumerate(lines):
+        if _is_quoted(line) or attribution_end(lines, i) is not None:
+            return len(written) == 0 or (len(written) == 1 and _is_greeting(written[0]))
+        if starts_history(lines, i):
+            return False
+        if line.strip():
+            written.append(line.strip())
+            if len(written) > 1:
+                return False
+    return False
+
+
+def _is_greeting(line: str) -> bool:
+    return len(line.split()) <= 4 and line.endswith((",", ":", "!"))
+
+
+def _is_quoted(line: str) -> bool:
+    return line.lstrip(" \t").startswith(">")
+
+
+def _next_content_is_quoted(lines: list[str], start: int) -> bool:
+    for line in lines[start : start + 50]:
+        if line.strip():
+            return _is_quoted(line)
+    return True  # nothing after the header: dropping it loses nothing
+
+
+def attribution_end(lines: list[str], start: int) -> int | None:
+    """If an "On … wrote:" line (possibly wrapped) starts at `start`, the index just past it."""
+    first = lines[start].strip()
+    if not first or len(first) > MAX_HEADER_CHARS:
+        return None
+    joined = ""
+    for end in range(start, min(start + MAX_HEADER_LINES, len(lines))):
+        part = lines[end].strip()
+        if not part:
+            return None
+        joined = f"{joined} {part}".strip() if joined else part
+        if len(joined) > MAX_HEADER_CHARS:
+            return None
+        if _is_attribution(joined):
+            return end + 1
+    return None
+
+
+def _is_attribution(text: str) -> bool:
+    if not any(ch.isdigit() for ch in text):
+        return False
+    return bool(p.ATTRIBUTION.match(text) or p.ADDRESS_ATTRIBUTION.match(text))
+
+
+def starts_history(lines: list[str], start: int) -> bool:
+    """An unquoted copy of earlier mail starts here (separator line or Outlook header block)."""
+    line = lines[start]
+    if p.SEPARATOR_LINE.match(line):
+        return True
+    if p.FROM_LINE.match(line):
+        return _has_second_label(lines, start)
+    return bool(p.HEADER_LINE.match(line)) and _label_run_has_from(lines, start)
+
+
+def _has_second_label(lines: list[str], start: int) -> bool:
+    for line in lines[start + 1 : start + 1 + HEADER_BLOCK_SPAN]:
+        if p.HEADER_LINE.match(line) and not p.FROM_LINE.match(line):
+            return True
+    return False
+
+
+def _label_run_has_from(lines: list[str], start: int) -> bool:
+    """'Date:/Subject:/From:/To:' — consecutive label lines, at least three, one of them From."""
+    run = 0
+    has_from = False
+    for line in lines[start : start + HEADER_BLOCK_SPAN]:
+        if not p.HEADER_LINE.match(line):
+            break
+        run += 1
+        has_from = has_from or bool(p.FROM_LINE.match(line))
+    return run >= 3 and has_from
+
+
+def starts_footer(line: str) -> bool:
+    """A signature delimiter or an app's "Sent from my …" line: nothing below it is new content."""
+    return bool(p.SIGNATURE_DELIMITER.match(line) or p.MOBILE_LINE.match(line))
