@@ -1,0 +1,67 @@
+"""Dates as mail clients print them in forwarded blocks, in any of our languages.
+
+`parse_date` tries RFC 5322 first (stdlib), then `dateparser` for localized forms such as
+"ma 23 nov 2026 om 10:15" or "Wed, Oct 27, 2021 at 9:31 AM". An offset in the text is kept
+(aware result); without one the result stays naive. Never raises; returns None when unsure.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from functools import lru_cache
+
+LANGUAGES = [
+    "en", "nl", "de", "fr", "es", "pt", "it", "sv", "da", "nb", "fi", "pl", "cs", "sk", "hu", "ro",
+    "ru", "uk", "tr", "hr", "et", "ja",
+]
+_MAX_LENGTH = 200
+# Words clients put between date and time, and year markers dateparser trips over.
+_NOISE = re.compile(
+    r"\s(?:at|om|um|à|a\slas|a\sla|às|alle|kl\.?|klo|o|в|о|um|saat)\s(?=\d)|(?<=\d)\s?(?:г|р)\.(?=[\s,]|$)",
+    re.IGNORECASE,
+)
+_UTC_OFFSET = re.compile(r"\b(?:GMT|UTC)\s?([+-])(\d{1,2})(?::?(\d{2}))?\b")
+_DOTTED_TIME = re.compile(r"\b(\d{1,2})\.(\d{2})(?:\.(\d{2}))?(?=\s|$|,)")
+
+
+def _rfc5322(text: str) -> datetime | None:
+    try:
+        return parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+def _clean(text: str) -> str:
+    text = _NOISE.sub(" ", text)
+    text = _UTC_OFFSET.sub(lambda m: f"{m.group(1)}{int(m.group(2)):02d}{m.group(3) or '00'}", text)
+    if re.search(r"\d{1,2}\.\d{2}(?:\.\d{2})?(?=\s|$|,)", text) and not re.search(r"\d:\d", text):
+        text = _DOTTED_TIME.sub(lambda m: ":".join(g for g in m.groups() if g), text)
+    return " ".join(text.split())
+
+
+def _localized(text: str) -> datetime | None:
+    try:
+        import dateparser
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return dateparser.parse(text, languages=LANGUAGES, settings={"PREFER_DAY_OF_MONTH": "first"})
+    except Exception:  # dateparser raises assorted errors on odd input
+        return None
+
+
+@lru_cache(maxsize=4096)
+def parse_date(raw: str | None) -> datetime | None:
+    """Parse a date as shown in a forwarded header block; None when it cannot be read."""
+    if not raw or not isinstance(raw, str):
+        return None
+    text = raw.strip()[:_MAX_LENGTH]
+    if not text:
+        return None
+    parsed = _rfc5322(text)
+    if parsed is not None and parsed.year > 1900:
+        return parsed
+    return _localized(_clean(text)) or _localized(text)
