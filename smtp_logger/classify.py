@@ -21,11 +21,15 @@ def _unfold(value: str) -> str:
     return re.sub(r"\s+", " ", value).strip()
 
 
+MAX_HEADER_CHARS = 4000  # every verdict we read sits near the start of its header
+
+
 def _headers(msg: Message, name: str) -> list[str]:
-    """All values of header ``name`` as decoded text; never raises.
+    """All values of header ``name`` as decoded text (first MAX_HEADER_CHARS); never raises.
 
     policy.default parses headers lazily and raises on some broken ones; we fall back to
-    the raw (undecoded) value then.
+    the raw (undecoded) value then. Long values are cut before decoding: a 200 KB
+    encoded-word Subject would otherwise cost a second per look.
     """
     values: list[str] = []
     try:
@@ -36,10 +40,11 @@ def _headers(msg: Message, name: str) -> list[str]:
     for key, raw in items:
         if not isinstance(key, str) or key.lower() != wanted:
             continue
+        raw = str(raw)[:MAX_HEADER_CHARS]
         try:
             value = str(msg.policy.header_fetch_parse(key, raw))
         except Exception:
-            value = str(raw)
+            value = raw
         values.append(_unfold(value))
     return values
 
