@@ -22,7 +22,7 @@ except ImportError:  # pragma: no cover - depends on the other module being pres
 
 __all__ = ["reply_text", "reply_text_from_html", "html_to_text"]
 
-MAX_BODY_CHARS = 2_000_000  # beyond this the tail is history or an attachment dump anyway
+MAX_BODY_CHARS = 1_000_000  # beyond this the tail is history or an attachment dump anyway
 
 
 def reply_text(body_text: str) -> str:

@@ -11,9 +11,9 @@ import re
 
 # "On <date>, <name> wrote:" — the verb closes the attribution line, in every language we know.
 QUOTE_VERBS = [
-    "wrote", "writes", "sent", "a écrit", "a ecrit", "schrieb", "schreef", "ha scritto", "escribió",
-    "escribio", "escreveu", "skrev", "kirjoitti", "napisał\\(a\\)", "napisała", "napisał", "napisal",
-    "написал\\(а\\)", "написала", "написал", "napsal\\(a\\)", "napsala", "napsal", "írta", "yazdı",
+    "wrote", "writes", "a écrit", "a ecrit", "schrieb", "schreef", "ha scritto", "escribió",
+    "escribio", "escreveu", "skrev", "kirjoitti", "napisał(a)", "napisała", "napisał", "napisal",
+    "написал(а)", "написала", "написал", "napsal(a)", "napsala", "napsal", "írta", "yazdı",
     "scrise", "je napisao", "je napisal", "rašė", "rakstīja", "kirjutas", "έγραψε", "пише", "написа",
     "写道", "寫道", "が書きました", "님이 작성",
 ]
@@ -84,33 +84,20 @@ CLOSINGS = [
 ]
 
 
-def _alternation(words: list[str]) -> str:
-    return "|".join(sorted({w if "\\" in w else re.escape(w) for w in words}, key=len, reverse=True))
-
-
 def _plain(words: list[str]) -> str:
     return "|".join(sorted({re.escape(w) for w in words}, key=len, reverse=True))
 
 
-_VERBS = "|".join(sorted(set(QUOTE_VERBS), key=len, reverse=True))
+# Verbs, lower-cased and plain, so a line's ending is checked with one str.endswith call.
+VERB_ENDINGS = tuple(sorted(set(QUOTE_VERBS), key=len, reverse=True))
+ATTRIBUTION_OPENER = re.compile(rf"^[-\s]*(?:\d|(?:{_plain(QUOTE_OPENERS)})\b)", re.IGNORECASE)
+# '… "Name" <addr@host>:' without any verb (Russian Gmail, Yandex, Mail.ru, Crisp); tail only.
+ADDRESS_ENDING = re.compile(r"[<(\[]\s*(?:mailto:)?[^\s<>()\[\]@]{1,100}@[^\s<>()\[\]]{1,100}\s*[>)\]]\s*:\s*$")
 
-# A whole (possibly re-joined) attribution line: opener ... verb [:], or opener ... <address>:
-ATTRIBUTION = re.compile(
-    rf"^[-\s]*(?:{_plain(QUOTE_OPENERS)})\b[.,]?\s.{{0,300}}?(?:\b(?:{_VERBS})|(?:{_VERBS}))\s*:?\s*-*\s*$"
-    rf"|^[-\s]*\d.{{0,300}}?(?:\b(?:{_VERBS})|(?:{_VERBS}))\s*:?\s*$",
-    re.IGNORECASE,
-)
-# "<date>, "Name" <addr@host>:" without any verb (Russian Gmail, Yandex, Mail.ru, Crisp).
-ADDRESS_ATTRIBUTION = re.compile(
-    rf"^[-\s]*(?:\d|(?:{_plain(QUOTE_OPENERS)})\b[.,]?\s).{{0,300}}?[<(\[]\s*(?:mailto:)?[^\s<>()@]+@[^\s<>()]+\s*[>)\]]\s*:\s*$",
-    re.IGNORECASE,
-)
-
-_LABEL_TAIL = r"\s*\*?\s*:"
-FROM_LINE = re.compile(rf"^[\s>*]*(?:{_plain(FROM_LABELS)}){_LABEL_TAIL}", re.IGNORECASE)
-HEADER_LINE = re.compile(
-    rf"^[\s>*]*(?:{_plain(FROM_LABELS + OTHER_LABELS)}){_LABEL_TAIL}", re.IGNORECASE
-)
+# "Label:" at the start of a line (also "*From:*", "> De :", "Envoyé le :"), looked up in sets.
+LABEL = re.compile(r"^[\s>*]{0,10}(\w[\w'’-]{0,20}(?: \w[\w'’-]{0,20}){0,2})[ \t]{0,3}\*?[ \t]{0,3}:")
+FROM_LABEL_SET = frozenset(FROM_LABELS)
+HEADER_LABEL_SET = frozenset(FROM_LABELS + OTHER_LABELS)
 SEPARATOR_LINE = re.compile(
     rf"^[\s>]*[-=_*]{{2,}}\s*(?:{_plain(SEPARATOR_WORDS)})\s*:?\s*[-=_*]*\s*$", re.IGNORECASE
 )

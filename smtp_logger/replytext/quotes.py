@@ -11,7 +11,8 @@ from smtp_logger.replytext import patterns as p
 
 MAX_HEADER_LINES = 4  # an attribution wrapped by the sender's client spans at most this many lines
 MAX_HEADER_CHARS = 600
-HEADER_BLOCK_SPAN = 8  # lines after "From:" in which a second label must appear
+HEADER_BLOCK_SPAN = 8
+MAX_MARKER_CHARS = 300  # separator, label and "Sent from" lines are short  # lines after "From:" in which a second label must appear
 
 
 def strip_quotes(lines: list[str]) -> list[str]:
@@ -74,7 +75,7 @@ def _next_content_is_quoted(lines: list[str], start: int) -> bool:
 def attribution_end(lines: list[str], start: int) -> int | None:
     """If an "On … wrote:" line (possibly wrapped) starts at `start`, the index just past it."""
     first = lines[start].strip()
-    if not first or len(first) > MAX_HEADER_CHARS:
+    if not first or len(first) > MAX_HEADER_CHARS or not p.ATTRIBUTION_OPENER.match(first):
         return None
     joined = ""
     for end in range(start, min(start + MAX_HEADER_LINES, len(lines))):
@@ -90,40 +91,63 @@ def attribution_end(lines: list[str], start: int) -> int | None:
 
 
 def _is_attribution(text: str) -> bool:
+    """`text` starts with an opener (checked by the caller); does it end like an attribution?"""
     if not any(ch.isdigit() for ch in text):
         return False
-    return bool(p.ATTRIBUTION.match(text) or p.ADDRESS_ATTRIBUTION.match(text))
+    ending = text[-240:].rstrip(" \t-").rstrip(":").rstrip().lower()
+    if _ends_with_verb(ending):
+        return True
+    return text.rstrip().endswith(":") and p.ADDRESS_ENDING.search(text[-240:]) is not None
+
+
+def _ends_with_verb(text: str) -> bool:
+    for verb in p.VERB_ENDINGS:
+        if text.endswith(verb):
+            before = text[-len(verb) - 1 : -len(verb)]
+            return not before or not before.isalpha() or not verb.isascii()
+    return False
 
 
 def starts_history(lines: list[str], start: int) -> bool:
     """An unquoted copy of earlier mail starts here (separator line or Outlook header block)."""
     line = lines[start]
+    if len(line) > MAX_MARKER_CHARS:
+        return False
     if p.SEPARATOR_LINE.match(line):
         return True
-    if p.FROM_LINE.match(line):
+    label = header_label(line)
+    if label in p.FROM_LABEL_SET:
         return _has_second_label(lines, start)
-    return bool(p.HEADER_LINE.match(line)) and _label_run_has_from(lines, start)
+    return label in p.HEADER_LABEL_SET and _label_run_has_from(lines, start)
+
+
+def header_label(line: str) -> str | None:
+    """The lower-cased 'Label' of a 'Label: value' line, or None."""
+    match = p.LABEL.match(line[:MAX_MARKER_CHARS])
+    return match.group(1).lower() if match else None
 
 
 def _has_second_label(lines: list[str], start: int) -> bool:
     for line in lines[start + 1 : start + 1 + HEADER_BLOCK_SPAN]:
-        if p.HEADER_LINE.match(line) and not p.FROM_LINE.match(line):
+        label = header_label(line)
+        if label in p.HEADER_LABEL_SET and label not in p.FROM_LABEL_SET:
             return True
     return False
 
 
 def _label_run_has_from(lines: list[str], start: int) -> bool:
     """'Date:/Subject:/From:/To:' — consecutive label lines, at least three, one of them From."""
-    run = 0
-    has_from = False
+    labels = []
     for line in lines[start : start + HEADER_BLOCK_SPAN]:
-        if not p.HEADER_LINE.match(line):
+        label = header_label(line)
+        if label not in p.HEADER_LABEL_SET:
             break
-        run += 1
-        has_from = has_from or bool(p.FROM_LINE.match(line))
-    return run >= 3 and has_from
+        labels.append(label)
+    return len(labels) >= 3 and any(label in p.FROM_LABEL_SET for label in labels)
 
 
 def starts_footer(line: str) -> bool:
     """A signature delimiter or an app's "Sent from my …" line: nothing below it is new content."""
+    if len(line) > MAX_MARKER_CHARS:
+        return False
     return bool(p.SIGNATURE_DELIMITER.match(line) or p.MOBILE_LINE.match(line))

@@ -33,7 +33,7 @@ def strip_signature(lines: list[str]) -> list[str]:
 
 def _trim_blank(lines: list[str]) -> list[str]:
     end = len(lines)
-    while end and (not lines[end - 1].strip() or p.RULE_LINE.match(lines[end - 1])):
+    while end and (not lines[end - 1].strip() or _is_rule(lines[end - 1])):
         end -= 1
     start = 0
     while start < end and not lines[start].strip():
@@ -63,7 +63,7 @@ def _cut_at_rule_over_contacts(lines: list[str]) -> int | None:
     tail = _tail_indexes(lines)
     for position, index in enumerate(tail):
         line = lines[index].strip()
-        if p.RULE_LINE.match(line) and len(line.replace(" ", "")) >= 5:
+        if _is_rule(line) and len(line.replace(" ", "")) >= 5:
             below = [lines[i].strip() for i in tail[position + 1 :]]
             short = all(len(b) <= SHORT_LINE for b in below)
             if below and short and any(_is_contact(b) for b in below):
@@ -84,6 +84,10 @@ def _cut_contact_paragraph(lines: list[str]) -> int | None:
     if all(_is_contact(line) or _MOBILE_NOTE.match(line) for line in paragraph[1:]):
         return start
     return None
+
+
+def _is_rule(line: str) -> bool:
+    return len(line) <= 200 and p.RULE_LINE.match(line) is not None
 
 
 def _is_contact(line: str) -> bool:
