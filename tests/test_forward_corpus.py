@@ -146,3 +146,71 @@ def _load(relative: str) -> EmailMessage:
 CPYTHON = "cpython-test-email/Lib/test/test_email/data"
 FLANKER = "mailgun-flanker/tests/fixtures/messages"
 SISIMAI = "sisimai-set-of-emails/maildir"
+
+
+@pytest.mark.parametrize(
+    ("relative", "address", "name", "subject"),
+    [
+        (f"{CPYTHON}/msg_06.txt", "barry@python.org", None, "testing"),  # "(Barry A. Warsaw)" is a comment
+        (f"{CPYTHON}/msg_11.txt", None, None, "An enclosed message"),  # the enclosed message has no From
+        (f"{CPYTHON}/msg_42.txt", "webmaster@python.org", None, ""),     # enclosed message has no Subject
+        (f"{CPYTHON}/msg_46.txt", "sender@example.net", "Dr. Sender", "GroupwiseForwardingTest"),
+        (f"{FLANKER}/enclosed.eml", "dan@example.com", "Kirk Douglas", "Thanks!"),
+        (f"{FLANKER}/enclosed-broken.eml", "dan@example.com", "Kirk Douglas", "Thanks!"),
+        (f"{FLANKER}/enclosed-broken-body.eml", "dan@example.com", "Kirk Douglas", "Thanks!"),
+        (f"{FLANKER}/enclosed-bad-encoding.eml", "dan@example.com", "Kirk Douglas", "Thanks!"),
+        (f"{FLANKER}/enclosed-endless.eml", "bob@examplehq.com", "Mike First", "Thanks!"),
+        (f"{FLANKER}/enclosed-global.eml", "dan@example.com", "Kirk Douglas", "Thanks!"),  # message/global
+        (f"{SISIMAI}/not/is-not-bounce-02.eml", "dummy@example.com", "André Brás", "original"),
+    ],
+)
+def test_attached_original(relative: str, address: str | None, name: str | None, subject: str) -> None:
+    got = find_original(_load(relative))
+    assert got is not None and got.source == "attachment"
+    sender = (got.from_.address, got.from_.name) if got.from_ else (None, None)
+    assert sender == (address, name)
+    assert got.subject == subject
+
+
+def test_attached_original_ids_and_body() -> None:
+    got = find_original(_load(f"{CPYTHON}/msg_46.txt"))
+    assert got.message_id == "4B66B890.4070408@teconcept.de"
+    assert got.date is not None and got.date.utcoffset() is not None
+    assert "Testing email forwarding with Groupwise" in got.body_text
+    nested = find_original(_load(f"{FLANKER}/enclosed.eml"))
+    assert nested.note == "Hello"
+    assert nested.message_id == "BANLkTinHZL1QMDHOv7Ewp+Z5u6SPvYcc+Q@mail.gmail.com"
+    assert nested.body_text.startswith("dudes... you're kicking ass.")
+
+
+def test_italian_outlook_inline_forward_in_real_mail() -> None:
+    got = find_original(_load("spamscope-mail-parser/tests/mails/mail_test_7"))
+    assert got is not None and got.source == "inline"
+    assert got.from_.address == "chiarodiluce@gmail.com"   # "Da: export@agade.info [mailto:chiarodiluce@gmail.com]"
+    assert got.subject == "Ordine"
+    assert got.to[0].address == "geronazzo@voidstudicom.it"
+    assert got.date == got.date.replace(year=2017, month=6, day=9, hour=15, minute=50)
+    assert got.body_text.startswith("Buongiorno Mariachiara")
+    assert got.note.startswith("Ciao sere mi puoi dire")
+
+
+def _sisimai_reports() -> list[Path]:
+    root = CORPUS / SISIMAI
+    return sorted(p for folder in ("bsd", "dos", "mac") if (root / folder).is_dir() for p in (root / folder).iterdir())
+
+
+def test_delivery_reports_are_not_forwards() -> None:
+    """Every sisimai bounce, DSN, complaint and auto-reply (789 files, 392+ carry the original) gives None."""
+    reports = _sisimai_reports()
+    if not reports:
+        pytest.skip("sisimai corpus not found")
+    carrying = [p for p in reports if b"message/rfc822" in p.read_bytes().lower()]
+    assert len(carrying) > 300
+    leaked = [p.name for p in reports
+              if find_original(email.message_from_bytes(p.read_bytes(), policy=policy.default)) is not None]
+    assert leaked == []
+
+
+@pytest.mark.parametrize("name", ["msg_05.txt", "msg_16.txt", "msg_25.txt", "msg_43.txt"])
+def test_cpython_delivery_reports_are_not_forwards(name: str) -> None:
+    assert find_original(_load(f"{CPYTHON}/{name}")) is None

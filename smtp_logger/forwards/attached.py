@@ -7,6 +7,8 @@ auto-generated mail, which also carry originals but are not forwards. Reads only
 
 from __future__ import annotations
 
+import email
+from email import policy
 from email.message import EmailMessage, Message
 
 from smtp_logger.addresses import parse_mailbox
@@ -17,7 +19,7 @@ from .inline import extract_inline_forward
 from .mailboxes import parse_recipients, parse_sender
 from .mime import header_text, iter_parts, part_text
 from .model import OriginalMessage
-from .reports import is_report_or_automatic
+from .reports import is_daemon_sender, is_report_or_automatic
 
 
 def _message_ids(value: str | None) -> list[str]:
@@ -43,15 +45,27 @@ def _body_parts(msg: Message) -> tuple[str | None, str | None]:
     return plain, html
 
 
+_ENCLOSED_TYPES = ("message/rfc822", "message/global")
+
+
+def _as_message(part: Message) -> Message | None:
+    payload = part.get_payload()
+    if isinstance(payload, list):
+        inner = payload[0] if payload else None
+        return inner if isinstance(inner, Message) else None
+    raw = part.get_payload(decode=True)  # message/global arrives as an unparsed payload
+    if isinstance(raw, bytes) and raw.strip():
+        return email.message_from_bytes(raw, policy=policy.default)
+    return None
+
+
 def _enclosed_message(msg: Message) -> Message | None:
-    """The first message/rfc822 part's message (not the items of a multipart/digest)."""
+    """The first enclosed message (message/rfc822 or message/global), not multipart/digest items."""
     for part, parent in iter_parts(msg):
-        if part.get_content_type() != "message/rfc822" or parent == "multipart/digest":
-            continue
-        payload = part.get_payload()
-        inner = payload[0] if isinstance(payload, list) and payload else None
-        if isinstance(inner, Message):
-            return inner
+        if part.get_content_type() in _ENCLOSED_TYPES and parent != "multipart/digest":
+            inner = _as_message(part)
+            if inner is not None:
+                return inner
     return None
 
 
@@ -100,9 +114,11 @@ def find_original(msg: EmailMessage) -> OriginalMessage | None:
         if is_report_or_automatic(msg):
             return None
         inner = _enclosed_message(msg)
-        if inner is not None:
-            return _from_attachment(msg, inner)
-        return _from_inline(msg)
+        original = _from_attachment(msg, inner) if inner is not None else _from_inline(msg)
     except (ValueError, TypeError, LookupError, AttributeError, IndexError, RecursionError):
         return None  # a broken message is "no original found", never a crash in intake
+    sender = original.from_ if original is not None else None
+    if sender is not None and is_daemon_sender(sender.address or sender.name):
+        return None  # a forwarded bounce: its "original" is a delivery report, not a customer
+    return original
 

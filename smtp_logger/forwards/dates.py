@@ -20,10 +20,17 @@ LANGUAGES = [
 _MAX_LENGTH = 200
 # Words clients put between date and time, and year markers dateparser trips over.
 _NOISE = re.compile(
-    r"\s(?:at|om|um|à|a\slas|a\sla|às|alle|kl\.?|klo|o|в|о|um|saat)\s(?=\d)|(?<=\d)\s?(?:г|р)\.(?=[\s,]|$)",
+    r"\s(?:at|om|um|à\(s\)|à|a\slas|a\sla|às|alle|kl\.?|klo|kell|o|в|о|saat)\s(?=\d)|(?<=\d)\s?(?:г|р)\.(?=[\s,]|$)",
     re.IGNORECASE,
 )
 _UTC_OFFSET = re.compile(r"\b(?:GMT|UTC)\s?([+-])(\d{1,2})(?::?(\d{2}))?\b")
+# Localized zone names dateparser does not know, as UTC offsets.
+_ZONE_NAMES = {
+    "MEZ": "+0100", "MESZ": "+0200", "OEZ": "+0200", "OESZ": "+0300", "WEZ": "+0000", "WESZ": "+0100",
+    "SEČ": "+0100", "SELČ": "+0200", "HEC": "+0100", "HAEC": "+0200", "CEST": "+0200", "CET": "+0100",
+}
+_ZONE = re.compile(r"(?<!\w)(" + "|".join(sorted(_ZONE_NAMES, key=len, reverse=True)) + r")(?!\w)")
+_CJK_DATE = re.compile(r"(\d{4})\s?年\s?(\d{1,2})\s?月\s?(\d{1,2})\s?日(?:\s?\(?[^\s\d)]{1,4}曜日\)?)?")
 _DOTTED_TIME = re.compile(r"\b(\d{1,2})\.(\d{2})(?:\.(\d{2}))?(?=\s|$|,)")
 
 
@@ -35,7 +42,9 @@ def _rfc5322(text: str) -> datetime | None:
 
 
 def _clean(text: str) -> str:
+    text = _CJK_DATE.sub(lambda m: f"{m.group(1)}-{int(m.group(2)):02d}-{int(m.group(3)):02d} ", text)
     text = _NOISE.sub(" ", text)
+    text = _ZONE.sub(lambda m: _ZONE_NAMES[m.group(1)], text)
     text = _UTC_OFFSET.sub(lambda m: f"{m.group(1)}{int(m.group(2)):02d}{m.group(3) or '00'}", text)
     if re.search(r"\d{1,2}\.\d{2}(?:\.\d{2})?(?=\s|$|,)", text) and not re.search(r"\d:\d", text):
         text = _DOTTED_TIME.sub(lambda m: ":".join(g for g in m.groups() if g), text)

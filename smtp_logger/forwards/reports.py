@@ -17,8 +17,7 @@ REPORT_TYPES = frozenset({
     "message/global-headers", "message/global-disposition-notification",
 })
 _DAEMON_SENDER = re.compile(
-    r"(?:^|[<\s\"])(?:mailer-daemon|mailer_daemon|mail-daemon|postmaster|mdaemon)@"
-    r"|\bmail delivery (?:system|subsystem)\b|\bmailer-daemon\b",
+    r"(?:^|[<\s\"])(?:mailer-daemon|mailer_daemon|mail-daemon|postmaster|mdaemon)(?:@|>|\s|$)",
     re.IGNORECASE,
 )
 _BOUNCE_SUBJECT = re.compile(
@@ -26,7 +25,8 @@ _BOUNCE_SUBJECT = re.compile(
     r"|mail delivery (?:failed|failure)|failure notice|delivery failure|non[- ]?delivery|delivery has failed"
     r"|message (?:not delivered|delivery failure)|could not send message|mail system error"
     r"|returned to sender|delivery notification|unzustellbar|non remis|no entregado|não entregue"
-    r"|onbestelbaar|olevererbart|message undeliverable|warning: message|delayed mail|mail delivery warning)",
+    r"|onbestelbaar|olevererbart|message undeliverable|warning: message|delayed mail|mail delivery warning"
+    r"|complaint about message|abuse report|spam report|\S*(?:エラー通知|配信エラー|送信エラー|不達|未達))",
     re.IGNORECASE,
 )
 _AUTOMATIC = re.compile(r"^\s*auto-(?:replied|generated|notified)", re.IGNORECASE)
@@ -49,3 +49,8 @@ def is_report_or_automatic(msg: Message) -> bool:
     if _DAEMON_SENDER.search(header_text(msg, "from") or ""):
         return True
     return bool(_BOUNCE_SUBJECT.match(header_text(msg, "subject") or ""))
+
+
+def is_daemon_sender(sender: str | None) -> bool:
+    """True for mailer-daemon/postmaster senders (an "original" from them is a bounce)."""
+    return bool(sender) and _DAEMON_SENDER.search(f" {sender}") is not None
