@@ -19,21 +19,24 @@ def strip_quotes(lines: list[str]) -> list[str]:
     """Return the lines that are new content: quotes dropped, history and trailing footer cut."""
     inline = is_inline_reply(lines)
     kept: list[str] = []
+    dropped = False  # a quote was dropped since the last kept line
     i = 0
     while i < len(lines):
         line = lines[i]
         if _is_quoted(line):
-            i += 1
+            dropped, i = True, i + 1
             continue
         header_end = attribution_end(lines, i)
         if header_end is not None:
             if inline and _next_content_is_quoted(lines, header_end):
-                i = header_end
+                dropped, i = True, header_end
                 continue
             break
         if starts_history(lines, i) or starts_footer(line):
             break
-        kept.append(line)
+        if not (dropped and not line.strip() and kept and not kept[-1].strip()):
+            kept.append(line)  # one blank line where a quote was, not two
+            dropped = dropped and not line.strip()
         i += 1
     return kept
 
