@@ -428,9 +428,9 @@ def detect_auto_reply(msg: Message) -> str | None:
 
 # --------------------------------------------------------------------------- spam
 
-SPAM_SUBJECT = re.compile(r"^\s*(\[spam\]|\*+\s*spam\s*\*+|\{spam\??\}|\(spam\)|spam:)", re.I)
-FOREFRONT_SPAM_VERDICTS = {"SPM", "SKS", "BLK"}
-
+# Subject tags that filters write ([SPAM], ***SPAM***, *****SPAM*****, {Spam?}).
+SPAM_SUBJECT = re.compile(r"^\s*(\[spam\]|\*+\s*spam\s*\*+|\{spam\??\})", re.IGNORECASE)
+FOREFRONT_SPAM_VERDICTS = {"SPM", "SKS", "BLK"}  # spam, spam by mail-flow rule, blocked sender
 
 
 def _spamassassin(msg: Message) -> str | None:
@@ -453,7 +453,8 @@ def _exchange_scl(msg: Message) -> str | None:
 
 def _forefront(msg: Message) -> str | None:
     # The "-Untrusted" copies come from another tenant and are not our upstream's verdict.
-    for value in _headers(msg, "x-forefront-antispam-report"):
+    values = _headers(msg, "x-forefront-antispam-report") + _headers(msg, "x-microsoft-antispam")
+    for value in values:
         fields = dict(
             item.split(":", 1) for item in value.replace(" ", "").split(";") if ":" in item
         )

@@ -1,0 +1,105 @@
+"""Email addresses: parsing messy To/Cc/From lines into `Mailbox` values.
+
+The one place that knows about flanker (barely maintained, noisy at import); everything else
+uses `Mailbox`, `parse_mailbox` and `parse_mailbox_list`, so the parser stays swappable.
+Never raises on bad input: what cannot be parsed is dropped (lists) or returned as None.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import warnings
+from dataclasses import dataclass
+from email.utils import getaddresses
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from flanker.addresslib import address as _flanker
+
+# flanker sets its own loggers' levels at import and warns on every unparseable token: silence it.
+for _name in ("flanker", "flanker.addresslib._parser.lexer", "flanker.addresslib._parser.parser",
+              "flanker.addresslib.address"):
+    logging.getLogger(_name).setLevel(logging.CRITICAL)
+    logging.getLogger(_name).propagate = False
+
+_LIST_SPLIT = re.compile(r"""[,;](?=(?:[^"]*"[^"]*")*[^"]*$)""")
+
+
+@dataclass(frozen=True, slots=True)
+class Mailbox:
+    """A display name (or None) and an address (lower-cased domain; None when only a name was given)."""
+
+    name: str | None
+    address: str | None
+
+    def __str__(self) -> str:
+        if self.name and self.address:
+            return f"{self.name} <{self.address}>"
+        return self.address or self.name or ""
+
+
+def normalize_address(address: str) -> str:
+    """Lower-case an address for comparison and storage (local parts are case-insensitive in practice)."""
+    return address.strip().strip("<>").strip().lower()
+
+
+def domain_of(address: str) -> str:
+    return address.rpartition("@")[2].lower()
+
+
+def is_valid_address(text: str) -> bool:
+    return parse_mailbox(text) is not None and "@" in text
+
+
+def _mailbox_from_flanker(parsed) -> Mailbox | None:
+    if getattr(parsed, "addr_type", "email") != "email":
+        return None
+    address = normalize_address(parsed.address)
+    name = (parsed.display_name or "").strip().strip('"').strip() or None
+    if name and normalize_address(name) == address:
+        name = None
+    return Mailbox(name=name, address=address)
+
+
+def _fallback(text: str) -> list[Mailbox]:
+    boxes = []
+    for name, addr in getaddresses([text]):
+        if "@" in addr:
+            nm = name.strip() or None
+            address = normalize_address(addr)
+            boxes.append(Mailbox(None if nm and normalize_address(nm) == address else nm, address))
+    return boxes
+
+
+def parse_mailbox(text: str | None) -> Mailbox | None:
+    """One address with optional display name, or None."""
+    if not text or not text.strip():
+        return None
+    try:
+        parsed = _flanker.parse(text.strip())
+    except Exception:  # flanker may raise on pathological input
+        parsed = None
+    if parsed is not None:
+        return _mailbox_from_flanker(parsed)
+    fallback = _fallback(text)
+    return fallback[0] if fallback else None
+
+
+def parse_mailbox_list(text: str | None) -> list[Mailbox]:
+    """Every parseable mailbox in a To/Cc-like line, in order; unparseable items are skipped."""
+    if not text or not text.strip():
+        return []
+    try:
+        parsed, unparsed = _flanker.parse_list(text, as_tuple=True)
+    except Exception:
+        parsed, unparsed = [], [text]
+    if not unparsed:
+        boxes = [_mailbox_from_flanker(p) for p in parsed]
+        return [b for b in boxes if b is not None]
+    boxes = []
+    for item in _LIST_SPLIT.split(text):
+        box = parse_mailbox(item)
+        if box is not None:
+            boxes.append(box)
+    return boxes

@@ -1,0 +1,193 @@
+"""Parse raw RFC 5322 bytes into a `ParsedMessage`: plain data the rules can read.
+
+Uses the standard library's `email` package (policy.default). Never raises: a header or part
+that cannot be read is skipped and noted in `defects`; a message with no usable headers at all is
+marked `unparseable`. No database, no disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from email.utils import parsedate_to_datetime
+
+from .addresses import Mailbox, parse_mailbox, parse_mailbox_list
+from .htmltext import html_to_text
+
+_MSGID = re.compile(r"<([^<>\s]+)>")
+
+
+@dataclass
+class AttachmentPart:
+    filename: str
+    content_type: str
+    content_id: str | None
+    inline: bool
+    part: EmailMessage = field(repr=False)
+
+
+@dataclass
+class ParsedMessage:
+    message_id: str | None
+    in_reply_to: list[str]
+    references: list[str]
+    from_: Mailbox | None
+    to: list[Mailbox]
+    cc: list[Mailbox]
+    subject: str
+    date: datetime | None
+    date_offset_minutes: int
+    body_text: str
+    body_html: str | None
+    attachments: list[AttachmentPart]
+    content_hash: str
+    defects: list[str]
+    unparseable: bool
+    email: EmailMessage = field(repr=False)
+
+    @property
+    def thread_keys(self) -> list[str]:
+        """Message-IDs that tie this message to a thread: its own, then what it answers."""
+        keys = [self.message_id] if self.message_id else []
+        return keys + [k for k in self.in_reply_to + self.references if k not in keys]
+
+
+def header_text(msg: EmailMessage, name: str, defects: list[str] | None = None) -> str:
+    """A header's decoded text, '' when absent or unreadable."""
+    try:
+        value = msg.get(name)
+    except Exception as exc:  # policy.default raises on some malformed headers
+        if defects is not None:
+            defects.append(f"{name}: {exc.__class__.__name__}")
+        raw = msg.get_all(name, failobj=[]) if hasattr(msg, "get_all") else []
+        return str(raw[0]) if raw else ""
+    return "" if value is None else str(value).strip()
+
+
+def raw_header(msg: EmailMessage, name: str) -> str:
+    for key, value in msg.raw_items():
+        if key.lower() == name.lower():
+            return str(value)
+    return ""
+
+
+def message_ids(text: str) -> list[str]:
+    found = _MSGID.findall(text or "")
+    if not found and text and text.strip() and " " not in text.strip():
+        found = [text.strip().strip("<>")]
+    return list(dict.fromkeys(found))
+
+
+def parse_date(text: str) -> tuple[datetime | None, int]:
+    if not text:
+        return None, 0
+    try:
+        value = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None, 0
+    if value is None:
+        return None, 0
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc), 0
+    offset = value.utcoffset()
+    return value, int(offset.total_seconds() // 60) if offset else 0
+
+
+def _decoded_text(part: EmailMessage) -> str:
+    try:
+        content = part.get_content()
+    except Exception:
+        payload = part.get_payload(decode=True) or b""
+        content = payload.decode("utf-8", errors="replace")
+    text = content if isinstance(content, str) else content.decode("utf-8", errors="replace")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _is_attachment(part: EmailMessage) -> bool:
+    disposition = (part.get_content_disposition() or "").lower()
+    if disposition == "attachment":
+        return True
+    if part.get_content_maintype() in ("text",) and not part.get_filename():
+        return False
+    return part.get_content_maintype() not in ("multipart", "text") or bool(part.get_filename())
+
+
+def _walk_leaves(msg: EmailMessage):
+    """Leaf parts, not descending into attached messages (those are attachments of their own)."""
+    if msg.is_multipart():
+        for sub in msg.iter_parts():
+            yield from _walk_leaves(sub)
+    else:
+        yield msg
+
+
+def _bodies_and_attachments(msg: EmailMessage, defects: list[str]):
+    text_parts, html_parts, attachments = [], [], []
+    for part in _walk_leaves(msg):
+        ctype = part.get_content_type()
+        try:
+            if _is_attachment(part):
+                attachments.append(_attachment(part, len(attachments)))
+            elif ctype == "text/plain":
+                text_parts.append(_decoded_text(part))
+            elif ctype == "text/html":
+                html_parts.append(_decoded_text(part))
+            elif part.get_content_maintype() == "text":
+                attachments.append(_attachment(part, len(attachments)))
+        except Exception as exc:
+            defects.append(f"part {ctype}: {exc.__class__.__name__}")
+    return text_parts, html_parts, attachments
+
+
+def _attachment(part: EmailMessage, index: int) -> AttachmentPart:
+    try:
+        filename = part.get_filename()
+    except Exception:
+        filename = None
+    if not filename and part.get_content_type() == "message/rfc822":
+        filename = "forwarded-message.eml"
+    content_id = header_text(part, "Content-ID").strip("<> ") or None
+    inline = (part.get_content_disposition() or "") == "inline" or bool(content_id)
+    return AttachmentPart(filename or f"attachment-{index + 1}", part.get_content_type(),
+                          content_id, inline, part)
+
+
+def content_hash(from_: Mailbox | None, date_text: str, subject: str, body: str) -> str:
+    basis = "\x1f".join([from_.address or "" if from_ else "", date_text, subject, body.strip()])
+    return "sha256:" + hashlib.sha256(basis.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def parse_message(raw: bytes) -> ParsedMessage:
+    defects: list[str] = []
+    msg = message_from_bytes(raw, policy=policy.default)
+    defects.extend(d.__class__.__name__ for d in getattr(msg, "defects", []))
+    from_ = parse_mailbox(header_text(msg, "From", defects) or raw_header(msg, "From"))
+    subject = header_text(msg, "Subject", defects)
+    date_text = header_text(msg, "Date", defects) or raw_header(msg, "Date")
+    date, offset = parse_date(date_text)
+    text_parts, html_parts, attachments = _bodies_and_attachments(msg, defects)
+    body_html = "\n".join(html_parts) if html_parts else None
+    body_text = "\n".join(text_parts) if text_parts else (html_to_text(body_html) if body_html else "")
+    message_id = (message_ids(raw_header(msg, "Message-ID")) or [None])[0]
+    return ParsedMessage(
+        message_id=message_id,
+        in_reply_to=message_ids(raw_header(msg, "In-Reply-To")),
+        references=message_ids(raw_header(msg, "References")),
+        from_=from_,
+        to=parse_mailbox_list(header_text(msg, "To", defects) or raw_header(msg, "To")),
+        cc=parse_mailbox_list(header_text(msg, "Cc", defects) or raw_header(msg, "Cc")),
+        subject=subject,
+        date=date,
+        date_offset_minutes=offset,
+        body_text=body_text,
+        body_html=body_html,
+        attachments=attachments,
+        content_hash=content_hash(from_, date_text, subject, body_text),
+        defects=defects,
+        unparseable=not list(msg.keys()),
+        email=msg,
+    )

@@ -1,0 +1,192 @@
+"""From a durably spooled delivery to decisions in the database: parse once, then for each
+logging address build the candidate, load the facts, decide, write, record — one transaction
+per address, idempotent per (spool id, address), retried when a racing receiver wins a unique
+constraint. Afterwards, held messages that the change unblocks are retried (retroactive
+logging). Only a fully committed delivery leaves the spool.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from . import candidate as candidates
+from . import lifecycle
+from .attachments import BlobStore
+from .auth import check_sender
+from .models import Account, HeldWait, ReceivedMessage, User
+from .parse import ParsedMessage, parse_message
+from .reasons import explain
+from .rules import Decision, decide
+from .spool import Spool, SpoolEntry
+from .store import accounts, engagements, facts
+
+log = structlog.get_logger("smtp_logger.pipeline")
+RETRIES = 5
+
+
+@dataclass
+class Unblocked:
+    """What a logged message changed, that may unblock held ones."""
+
+    account_id: int
+    addresses: set[str] = field(default_factory=set)
+    names: set[str] = field(default_factory=set)
+    message_ids: set[str] = field(default_factory=set)
+
+    def __bool__(self) -> bool:
+        return bool(self.addresses or self.names or self.message_ids)
+
+
+def _safe_parse(raw: bytes) -> ParsedMessage | None:
+    try:
+        return parse_message(raw)
+    except Exception as exc:  # recorded as UNPARSEABLE, the raw copy kept
+        log.warning("parse_failed", error=exc.__class__.__name__)
+        return None
+
+
+class Pipeline:
+    def __init__(self, settings, sessions: sessionmaker[Session], spool: Spool):
+        self.settings = settings
+        self.sessions = sessions
+        self.spool = spool
+        self.blobs = BlobStore(spool.root / "attachments")
+
+    # -- deliveries ----------------------------------------------------------------------
+
+    def process(self, entry: SpoolEntry) -> None:
+        """Process one spooled delivery completely, then remove it from the spool."""
+        raw = entry.read_raw()
+        sha, size = self.spool.keep_raw(entry)
+        parsed = _safe_parse(raw)
+        received = datetime.fromtimestamp(entry.received_at, timezone.utc)
+        unblocked: list[Unblocked] = []
+        for rcpt in dict.fromkeys(a.lower() for a in entry.rcpt_tos):
+            change = self._with_retries(lambda s: self._deliver(s, entry, rcpt, parsed, raw, sha, size, received))
+            if change:
+                unblocked.append(change)
+        for change in unblocked:
+            self.retry_held(change)
+        self.spool.done(entry)
+
+    def _with_retries(self, work):
+        for attempt in range(RETRIES):
+            with self.sessions() as session:
+                try:
+                    result = work(session)
+                    session.commit()
+                    return result
+                except (IntegrityError, OperationalError) as exc:
+                    session.rollback()
+                    log.info("transaction_retry", attempt=attempt + 1, error=exc.__class__.__name__,
+                             detail=str(exc.orig)[:200])
+        raise RuntimeError("gave up after repeated conflicts")
+
+    def _deliver(self, session: Session, entry: SpoolEntry, rcpt: str, parsed, raw: bytes,
+                 sha: str, size: int, received: datetime) -> Unblocked | None:
+        address = accounts.any_address(session, rcpt)
+        if address is None:
+            log.warning("unknown_logging_address_in_spool", spool_id=entry.spool_id)
+            return None
+        if session.scalars(select(ReceivedMessage.id).where(
+                ReceivedMessage.spool_id == entry.spool_id, ReceivedMessage.logging_address == rcpt)).first():
+            return None  # already processed before a crash
+        message = ReceivedMessage(
+            account_id=address.account_id, user_id=address.user_id, spool_id=entry.spool_id,
+            logging_address=rcpt, way=address.kind, mail_from=entry.mail_from[:998],
+            message_id=(parsed.message_id if parsed else None), raw_sha256=sha, size=size,
+            subject=(parsed.subject if parsed else "")[:2000], received_at=received, status="received",
+            reason="")
+        session.add(message)
+        session.flush()
+        return self._decide_and_write(session, message, parsed, raw)
+
+    def _decide_and_write(self, session: Session, message: ReceivedMessage, parsed, raw: bytes) -> Unblocked | None:
+        account = session.get(Account, message.account_id)
+        user = session.get(User, message.user_id)
+        if parsed is None:
+            lifecycle.record(session, message, Decision("UNPARSEABLE", "the parser failed"))
+            self._log_decision(message, "UNPARSEABLE")
+            return None
+        user_addresses = accounts.user_addresses(session, user)
+        candidate, content = candidates.build(message.way, parsed, user_addresses, message.received_at)
+        authenticated = check_sender(self.settings, parsed, raw) if candidate.way != "auto_copy" else None
+        crm = facts.load(session, account, user, candidate, self.settings, authenticated)
+        decision = decide(candidate, crm)
+        change = None
+        engagement_id = None
+        if decision.logged:
+            written = facts.write(session, account, candidate, content, decision.plan, message.id,
+                                  self.blobs, self.settings.max_attachment_size)
+            engagement_id = written.engagement_id
+            change = Unblocked(account.id, set(written.new_contact_addresses),
+                               {n.casefold() for n in written.new_contact_names}, set(written.thread_keys))
+        elif decision.reason == "NEVER_LOG" and candidate.thread_keys and crm.thread is None:
+            thread = engagements.new_thread(session, account.id, user.id, None, candidate.subject_key, True)
+            engagements.remember_keys(session, account.id, thread.id, candidate.thread_keys)
+        lifecycle.record(session, message, decision, engagement_id)
+        self._log_decision(message, decision.reason, candidate.way)
+        return change
+
+    def _log_decision(self, message: ReceivedMessage, reason: str, way: str | None = None) -> None:
+        log.info("decision", spool_id=message.spool_id, received_message=message.id,
+                 account=message.account_id, way=way or message.way, reason=reason)
+
+    # -- retroactive logging -------------------------------------------------------------
+
+    def retry_held(self, change: Unblocked) -> int:
+        """Retry held messages waiting on what changed; follow the chain. Returns how many logged."""
+        queue, logged, seen = deque([change]), 0, set()
+        while queue:
+            current = queue.popleft()
+            for held_id in self._waiting(current):
+                if held_id in seen:
+                    continue
+                seen.add(held_id)
+                result = self._with_retries(lambda s: self._retry_one(s, held_id))
+                if result:
+                    logged += 1
+                    queue.append(result)
+        return logged
+
+    def _waiting(self, change: Unblocked) -> list[int]:
+        pairs = [("address", v) for v in change.addresses] + [("name", v) for v in change.names] \
+            + [("message_id", v) for v in change.message_ids]
+        if not pairs:
+            return []
+        with self.sessions() as session:
+            ids = set()
+            for kind in ("address", "name", "message_id"):
+                values = [v for k, v in pairs if k == kind]
+                if values:
+                    ids.update(session.scalars(select(HeldWait.received_message_id).where(
+                        HeldWait.account_id == change.account_id, HeldWait.kind == kind,
+                        HeldWait.value.in_(values))))
+            return sorted(ids)
+
+    def _retry_one(self, session: Session, received_id: int) -> Unblocked | None:
+        message = session.get(ReceivedMessage, received_id)
+        if message is None or message.status != "held":
+            return None
+        raw = self.spool.read_kept(message.raw_sha256)
+        parsed = _safe_parse(raw)
+        previous = message.reason
+        change = self._decide_and_write(session, message, parsed, raw)
+        if message.reason != previous or change:
+            log.info("held_retried", received_message=message.id, before=previous, after=message.reason)
+        return change
+
+    def contacts_changed(self, account_id: int, addresses: set[str], names: set[str]) -> int:
+        """Called after contacts are created, given an address, or merged."""
+        return self.retry_held(Unblocked(account_id, set(addresses), {n.casefold() for n in names if n}))
+
+
+def explanation(reason: str, detail: str) -> str:
+    return explain(reason, detail)

@@ -1,0 +1,103 @@
+"""The running receiver: one event loop serving SMTP/LMTP, a pool of worker threads turning
+spooled deliveries into decisions, and start-up recovery (everything left in the spool by a
+crash is processed again before new mail). Owns start and stop; no SMTP or SQL details.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from concurrent.futures import ThreadPoolExecutor
+
+import structlog
+from prometheus_client import Counter, Gauge, start_http_server
+
+from .db import session_factory, upgrade
+from .pipeline import Pipeline
+from .smtp.server import protocol_factory
+from .spool import Spool, SpoolEntry
+from .store import accounts
+
+log = structlog.get_logger("smtp_logger.service")
+
+ACCEPTED = Counter("smtp_logger_accepted_total", "Deliveries acknowledged with 250")
+PROCESSED = Counter("smtp_logger_processed_total", "Deliveries processed into decisions")
+FAILED = Counter("smtp_logger_processing_failures_total", "Processing attempts that failed (retried)")
+BACKLOG = Gauge("smtp_logger_spool_backlog", "Deliveries spooled and not yet processed")
+
+
+class App:
+    def __init__(self, settings):
+        self.settings = settings
+        self.sessions = session_factory(settings.db_url)
+        self.spool = Spool(settings.data_path)
+        self.pipeline = Pipeline(settings, self.sessions, self.spool)
+        self.executor = ThreadPoolExecutor(max_workers=max(1, settings.workers),
+                                           thread_name_prefix="smtp-logger-worker")
+        self.connections = 0
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.pending: set[asyncio.Future] = set()
+
+    def is_live_address(self, address: str) -> bool:
+        with self.sessions() as session:
+            return accounts.live_address(session, address) is not None
+
+    def enqueue(self, entry: SpoolEntry) -> None:
+        ACCEPTED.inc()
+        BACKLOG.inc()
+        future = asyncio.ensure_future(self._process(entry))
+        self.pending.add(future)
+        future.add_done_callback(self.pending.discard)
+
+    async def _process(self, entry: SpoolEntry) -> None:
+        delay = 1.0
+        while True:
+            try:
+                await self.loop.run_in_executor(self.executor, self.pipeline.process, entry)
+                PROCESSED.inc()
+                BACKLOG.dec()
+                return
+            except Exception as exc:  # stays in the spool; retried here and at the next start
+                FAILED.inc()
+                log.error("processing_failed", spool_id=entry.spool_id,
+                          error=exc.__class__.__name__, detail=str(exc)[:300], retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 300)
+
+    async def start(self):
+        self.loop = asyncio.get_running_loop()
+        if self.settings.is_embedded:
+            await asyncio.to_thread(upgrade, self.settings.db_url)
+        for entry in await asyncio.to_thread(self.spool.pending):
+            log.info("recovering_spooled", spool_id=entry.spool_id)
+            BACKLOG.inc()
+            future = asyncio.ensure_future(self._process(entry))
+            self.pending.add(future)
+            future.add_done_callback(self.pending.discard)
+        if self.settings.metrics_port:
+            start_http_server(self.settings.metrics_port, addr=self.settings.host)
+        server = await self.loop.create_server(protocol_factory(self), self.settings.host,
+                                               self.settings.port, reuse_address=True)
+        log.info("listening", host=self.settings.host, port=self.settings.port,
+                 lmtp=self.settings.lmtp, database=self.settings.db_url.split("://")[0])
+        return server
+
+    async def drain(self) -> None:
+        """Wait until every accepted delivery has been processed (used by tests and shutdown)."""
+        while self.pending:
+            await asyncio.gather(*list(self.pending), return_exceptions=True)
+
+    async def serve_forever(self) -> None:
+        server = await self.start()
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self.loop.add_signal_handler(sig, stop.set)
+            except (NotImplementedError, RuntimeError):
+                pass
+        await stop.wait()
+        log.info("stopping")
+        server.close()
+        await server.wait_closed()
+        await asyncio.wait_for(self.drain(), timeout=30)
+        self.executor.shutdown(wait=True)

@@ -1,0 +1,166 @@
+"""The SMTP/LMTP session on aiosmtpd: RCPT TO accepts only live logging addresses (550 5.1.1
+otherwise; we never relay), DATA streams into the spool and answers 250 only after the spool
+file is fsynced; any failure of ours answers 451 so the sender retries. Parsing and database
+work run in worker threads, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+
+import structlog
+from aiosmtpd.lmtp import LMTP
+from aiosmtpd.smtp import SMTP, syntax
+
+from .. import replies
+from ..spool import Spool
+from .data import CHUNK, DotUnstuffer
+
+log = structlog.get_logger("smtp_logger.smtp")
+
+
+class Handler:
+    """aiosmtpd hooks: recipient checks and our own error replies."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if len(envelope.rcpt_tos) >= self.app.settings.max_recipients:
+            return replies.ERR_TOO_MANY_RCPTS
+        normalized = address.strip().lower()
+        live = await asyncio.to_thread(self.app.is_live_address, normalized)
+        if not live:
+            log.info("rcpt_refused", peer=_peer(session))
+            return replies.ERR_UNKNOWN_RCPT
+        envelope.rcpt_tos.append(normalized)
+        envelope.rcpt_options.extend(rcpt_options)
+        return replies.OK_RCPT
+
+    async def handle_exception(self, error):
+        log.error("smtp_session_error", error=error.__class__.__name__, detail=str(error)[:200])
+        return replies.ERR_TEMP_LOCAL
+
+
+def _peer(session) -> str:
+    peer = getattr(session, "peer", None)
+    return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else str(peer)
+
+
+class StreamingSMTP(SMTP):
+    """aiosmtpd's SMTP with DATA streamed to the spool and enhanced status codes."""
+
+    lmtp = False
+
+    def __init__(self, app, **kwargs):
+        self.app = app
+        self.line_length_limit = app.settings.max_line_length
+        super().__init__(Handler(app), **kwargs)
+
+    def connection_made(self, transport):
+        first = self._original_transport is None and getattr(self, "transport", None) is None
+        super().connection_made(transport)
+        if first:
+            self.app.connections += 1
+            self._counted = True
+            if self.app.connections > self.app.settings.max_connections:
+                self._too_many = True
+
+    def connection_lost(self, error):
+        if getattr(self, "_counted", False):
+            self.app.connections -= 1
+            self._counted = False
+        super().connection_lost(error)
+
+    async def push(self, status):
+        text = status.decode() if isinstance(status, bytes) else status
+        if text.startswith("220 ") and getattr(self, "_too_many", False):
+            await super().push(replies.ERR_TOO_MANY_CONNECTIONS)
+            self.transport.close()
+            return
+        await super().push(replies.AIOSMTPD_REWRITES.get(text, text))
+
+    @syntax("DATA")
+    async def smtp_DATA(self, arg: str) -> None:
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        if not self.envelope.rcpt_tos:
+            await self.push("503 5.5.1 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 5.5.4 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        statuses = await self._receive_data()
+        self._set_post_data_state()
+        for status in statuses:
+            await self.push(status)
+
+    async def _receive_data(self) -> list[str]:
+        envelope, spool = self.envelope, self.app.spool
+        writer = spool.open_writer(envelope.mail_from or "", list(envelope.rcpt_tos), _peer(self.session))
+        reader = DotUnstuffer(writer.write, self.data_size_limit or 0, self.line_length_limit)
+        try:
+            while not reader.done:
+                chunk = await self._reader.read(CHUNK)
+                if not chunk:
+                    raise ConnectionResetError("connection closed during DATA")
+                reader.feed(chunk)
+                self._reset_timeout()
+            if reader.result.leftover:
+                self._reader._buffer[:0] = reader.result.leftover  # pipelined commands
+            if reader.result.too_big:
+                writer.abort()
+                return [replies.ERR_TOO_BIG]
+            if reader.result.line_too_long:
+                writer.abort()
+                return [replies.ERR_LINE_TOO_LONG]
+            entry = await asyncio.to_thread(writer.commit)
+        except (ConnectionError, asyncio.CancelledError):
+            writer.abort()
+            raise
+        except Exception as exc:
+            writer.abort()
+            log.error("spool_failed", error=exc.__class__.__name__, detail=str(exc)[:200])
+            return [replies.ERR_TEMP_LOCAL] * (len(envelope.rcpt_tos) if self.lmtp else 1)
+        log.info("accepted", spool_id=entry.spool_id, size=reader.result.size,
+                 recipients=len(entry.rcpt_tos), peer=_peer(self.session))
+        self.app.enqueue(entry)
+        if self.lmtp:
+            return [replies.OK_LMTP.format(spool_id=entry.spool_id)] * len(entry.rcpt_tos)
+        return [replies.OK_QUEUED.format(spool_id=entry.spool_id)]
+
+
+class StreamingLMTP(StreamingSMTP, LMTP):
+    lmtp = True
+
+
+def tls_context(settings) -> ssl.SSLContext | None:
+    if not settings.tls_cert:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(settings.tls_cert, settings.tls_key or None)
+    return context
+
+
+def protocol_factory(app):
+    settings = app.settings
+    cls = StreamingLMTP if settings.lmtp else StreamingSMTP
+    context = tls_context(settings)
+    kwargs = dict(
+        data_size_limit=settings.max_message_size,
+        enable_SMTPUTF8=True,
+        decode_data=False,
+        hostname=settings.hostname,
+        ident="smtp_logger",
+        tls_context=context,
+        require_starttls=bool(context and settings.require_tls),
+        timeout=settings.session_timeout,
+    )
+    if settings.proxy_protocol_timeout:
+        kwargs["proxy_protocol_timeout"] = settings.proxy_protocol_timeout
+    return lambda: cls(app, **kwargs)
+
+
+__all__ = ["protocol_factory", "Spool"]

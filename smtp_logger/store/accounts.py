@@ -1,0 +1,170 @@
+"""Accounts, users, aliases, teams and logging addresses (tokens >= 128 bits, rotation).
+
+SQL only; callers own the transaction (a Session) unless a function says otherwise.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from ..models import Account, LoggingAddress, TeamAddress, TeamMember, User, UserAlias
+
+
+class NotFound(LookupError):
+    pass
+
+
+class Conflict(ValueError):
+    pass
+
+
+def new_token() -> str:
+    """160 random bits, lower-case base32: safe in a local part, case-insensitive."""
+    return base64.b32encode(secrets.token_bytes(20)).decode().rstrip("=").lower()
+
+
+@dataclass(frozen=True)
+class LiveAddress:
+    account_id: int
+    user_id: int
+    kind: str
+    address: str
+
+
+def default_account(session: Session) -> Account:
+    account = session.scalars(select(Account).order_by(Account.id).limit(1)).first()
+    if account is None:
+        account = Account(name="Default account")
+        session.add(account)
+        session.flush()
+    return account
+
+
+def find_user(session: Session, account_id: int, email: str) -> User:
+    user = session.scalars(select(User).where(User.account_id == account_id, User.email == email)).first()
+    if user is None:
+        raise NotFound(f"no user {email}")
+    return user
+
+
+def add_user(session: Session, account_id: int, email: str, name: str | None,
+             aliases: list[str], settings) -> User:
+    if session.scalars(select(User).where(User.account_id == account_id, User.email == email)).first():
+        raise Conflict(f"user {email} already exists")
+    user = User(account_id=account_id, email=email, name=name)
+    session.add(user)
+    session.flush()
+    for alias in aliases:
+        session.add(UserAlias(account_id=account_id, user_id=user.id, address=alias, verified=True))
+    issue_addresses(session, user, settings)
+    return user
+
+
+def issue_addresses(session: Session, user: User, settings) -> None:
+    for kind, domain in (("bcc", settings.bcc_domain), ("forward", settings.forward_domain)):
+        session.add(LoggingAddress(account_id=user.account_id, user_id=user.id, kind=kind,
+                                   address=f"{new_token()}@{domain}".lower(), active=True))
+    session.flush()
+
+
+def rotate(session: Session, user: User, settings) -> None:
+    """New tokens for both addresses; the old ones stop (after the grace period, if any)."""
+    now = datetime.now(timezone.utc)
+    grace = timedelta(hours=settings.rotation_grace_hours)
+    for old in session.scalars(select(LoggingAddress).where(
+            LoggingAddress.user_id == user.id, LoggingAddress.active.is_(True),
+            LoggingAddress.valid_until.is_(None))):
+        if grace:
+            old.valid_until = now + grace
+        else:
+            old.active = False
+    issue_addresses(session, user, settings)
+
+
+def current_addresses(session: Session, user: User) -> dict[str, str]:
+    rows = session.scalars(select(LoggingAddress).where(
+        LoggingAddress.user_id == user.id, LoggingAddress.active.is_(True),
+        LoggingAddress.valid_until.is_(None)).order_by(LoggingAddress.id))
+    return {row.kind: row.address for row in rows}
+
+
+def live_address(session: Session, address: str, at: datetime | None = None) -> LiveAddress | None:
+    """The logging address that accepts mail now (RCPT TO), or None."""
+    now = at or datetime.now(timezone.utc)
+    row = session.scalars(select(LoggingAddress).where(LoggingAddress.address == address)).first()
+    if row is None or not row.active or (row.valid_until is not None and row.valid_until < now):
+        return None
+    return LiveAddress(row.account_id, row.user_id, row.kind, row.address)
+
+
+def any_address(session: Session, address: str) -> LiveAddress | None:
+    """A logging address, live or not: mail accepted while it was live is still processed."""
+    row = session.scalars(select(LoggingAddress).where(LoggingAddress.address == address)).first()
+    return LiveAddress(row.account_id, row.user_id, row.kind, row.address) if row else None
+
+
+def user_addresses(session: Session, user: User) -> frozenset[str]:
+    aliases = session.scalars(select(UserAlias.address).where(
+        UserAlias.user_id == user.id, UserAlias.verified.is_(True)))
+    return frozenset([user.email, *aliases])
+
+
+def internal_addresses(session: Session, account_id: int) -> frozenset[str]:
+    users = session.scalars(select(User.email).where(User.account_id == account_id))
+    aliases = session.scalars(select(UserAlias.address).where(UserAlias.account_id == account_id))
+    teams = session.scalars(select(TeamAddress.address).where(TeamAddress.account_id == account_id))
+    logging = session.scalars(select(LoggingAddress.address).where(LoggingAddress.account_id == account_id))
+    return frozenset([*users, *aliases, *teams, *logging])
+
+
+def teams_of(session: Session, user: User) -> dict[str, int]:
+    rows = session.execute(select(TeamAddress.address, TeamAddress.id).join(
+        TeamMember, TeamMember.team_id == TeamAddress.id).where(TeamMember.user_id == user.id))
+    return {address: team_id for address, team_id in rows}
+
+
+def add_team(session: Session, account_id: int, address: str, name: str | None,
+             members: list[User]) -> TeamAddress:
+    team = session.scalars(select(TeamAddress).where(
+        TeamAddress.account_id == account_id, TeamAddress.address == address)).first()
+    if team is None:
+        team = TeamAddress(account_id=account_id, address=address, name=name)
+        session.add(team)
+        session.flush()
+    for user in members:
+        if session.get(TeamMember, (team.id, user.id)) is None:
+            session.add(TeamMember(team_id=team.id, user_id=user.id))
+    session.flush()
+    return team
+
+
+def add_alias(session: Session, user: User, alias: str) -> None:
+    exists = session.scalars(select(UserAlias).where(
+        UserAlias.account_id == user.account_id, UserAlias.address == alias)).first()
+    if exists or alias == user.email:
+        raise Conflict(f"{alias} is already a user's address")
+    session.add(UserAlias(account_id=user.account_id, user_id=user.id, address=alias, verified=True))
+    session.flush()
+
+
+def change_primary(session: Session, user: User, new_email: str) -> None:
+    """A user's new primary address; the old one stays as an alias so old threads continue."""
+    clash = session.scalars(select(User).where(User.account_id == user.account_id,
+                                               or_(User.email == new_email))).first()
+    if clash is not None:
+        raise Conflict(f"{new_email} is already a user")
+    old = user.email
+    user.email = new_email
+    alias = session.scalars(select(UserAlias).where(UserAlias.account_id == user.account_id,
+                                                    UserAlias.address == new_email)).first()
+    if alias is not None:
+        session.delete(alias)
+    session.flush()
+    session.add(UserAlias(account_id=user.account_id, user_id=user.id, address=old, verified=True))
+    session.flush()

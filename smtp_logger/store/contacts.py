@@ -1,0 +1,139 @@
+"""Contacts (several addresses each), companies by domain, merges, and never-log entries.
+
+SQL only; callers own the transaction. Uniqueness of a contact address per account is the
+database's job (a race between receivers ends in IntegrityError, retried by the pipeline).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from ..addresses import domain_of
+from ..companies import company_domain, company_name
+from ..models import (
+    Company,
+    Contact,
+    ContactEmail,
+    EngagementCompany,
+    EngagementContact,
+    NeverLog,
+)
+from .accounts import Conflict, NotFound
+
+
+def contact_by_email(session: Session, account_id: int, address: str) -> Contact:
+    row = session.scalars(select(Contact).join(ContactEmail, ContactEmail.contact_id == Contact.id).where(
+        ContactEmail.account_id == account_id, ContactEmail.address == address)).first()
+    if row is None:
+        raise NotFound(f"no contact with address {address}")
+    return row
+
+
+def contact_emails(session: Session, contact_id: int) -> list[str]:
+    return list(session.scalars(select(ContactEmail.address).where(
+        ContactEmail.contact_id == contact_id).order_by(ContactEmail.id)))
+
+
+def company_for(session: Session, account_id: int, address: str) -> Company | None:
+    domain = company_domain(domain_of(address))
+    if domain is None:
+        return None
+    company = session.scalars(select(Company).where(
+        Company.account_id == account_id, Company.domain == domain)).first()
+    if company is None:
+        company = Company(account_id=account_id, domain=domain, name=company_name(domain))
+        session.add(company)
+        session.flush()
+    return company
+
+
+def add_contact(session: Session, account_id: int, address: str, name: str | None,
+                extra: list[str] = (), created_by: str = "admin") -> Contact:
+    for each in [address, *extra]:
+        if session.scalars(select(ContactEmail).where(
+                ContactEmail.account_id == account_id, ContactEmail.address == each)).first():
+            raise Conflict(f"{each} already belongs to a contact")
+    company = company_for(session, account_id, address)
+    contact = Contact(account_id=account_id, name=name, company_id=company.id if company else None,
+                      created_by=created_by)
+    session.add(contact)
+    session.flush()
+    for each in dict.fromkeys([address, *extra]):
+        session.add(ContactEmail(account_id=account_id, contact_id=contact.id, address=each))
+    session.flush()
+    return contact
+
+
+def add_email(session: Session, account_id: int, contact_address: str, new_address: str) -> Contact:
+    contact = contact_by_email(session, account_id, contact_address)
+    if session.scalars(select(ContactEmail).where(
+            ContactEmail.account_id == account_id, ContactEmail.address == new_address)).first():
+        raise Conflict(f"{new_address} already belongs to a contact")
+    session.add(ContactEmail(account_id=account_id, contact_id=contact.id, address=new_address))
+    session.flush()
+    return contact
+
+
+def merge(session: Session, account_id: int, keep_address: str, other_address: str) -> Contact:
+    """Move OTHER's addresses and engagements to KEEP; nothing is duplicated."""
+    keep = contact_by_email(session, account_id, keep_address)
+    other = contact_by_email(session, account_id, other_address)
+    if keep.id == other.id:
+        raise Conflict("both addresses belong to the same contact")
+    session.execute(update(ContactEmail).where(ContactEmail.contact_id == other.id)
+                    .values(contact_id=keep.id))
+    already = select(EngagementContact.engagement_id).where(EngagementContact.contact_id == keep.id)
+    session.execute(delete(EngagementContact).where(
+        EngagementContact.contact_id == other.id, EngagementContact.engagement_id.in_(already)))
+    session.execute(update(EngagementContact).where(EngagementContact.contact_id == other.id)
+                    .values(contact_id=keep.id))
+    if keep.name is None:
+        keep.name = other.name
+    if keep.company_id is None:
+        keep.company_id = other.company_id
+    session.delete(other)
+    session.flush()
+    return keep
+
+
+def contacts_for(session: Session, account_id: int, addresses: list[str]) -> dict[str, int]:
+    if not addresses:
+        return {}
+    rows = session.execute(select(ContactEmail.address, ContactEmail.contact_id).where(
+        ContactEmail.account_id == account_id, ContactEmail.address.in_(set(addresses))))
+    return {address: contact_id for address, contact_id in rows}
+
+
+def contacts_named(session: Session, account_id: int, name: str) -> tuple[dict[str, tuple[int, ...]], dict[int, str]]:
+    """Contacts whose name matches (case-insensitively), and a primary address for each."""
+    ids = tuple(session.scalars(select(Contact.id).where(
+        Contact.account_id == account_id, func.lower(Contact.name) == name.lower())))
+    primary = {cid: contact_emails(session, cid)[0] for cid in ids if contact_emails(session, cid)}
+    return {name.casefold(): ids}, primary
+
+
+def link_companies(session: Session, engagement_id: int, contact_ids: list[int]) -> None:
+    company_ids = set(session.scalars(select(Contact.company_id).where(
+        Contact.id.in_(contact_ids), Contact.company_id.is_not(None))))
+    for company_id in company_ids:
+        session.add(EngagementCompany(engagement_id=engagement_id, company_id=company_id))
+
+
+def never_log_values(session: Session, account_id: int, user_id: int) -> frozenset[str]:
+    rows = session.scalars(select(NeverLog.value).where(
+        NeverLog.account_id == account_id,
+        (NeverLog.user_id.is_(None)) | (NeverLog.user_id == user_id)))
+    return frozenset(rows)
+
+
+def add_never_log(session: Session, account_id: int, value: str, user_id: int | None) -> NeverLog:
+    existing = session.scalars(select(NeverLog).where(
+        NeverLog.account_id == account_id, NeverLog.value == value,
+        NeverLog.user_id.is_(None) if user_id is None else NeverLog.user_id == user_id)).first()
+    if existing:
+        return existing
+    row = NeverLog(account_id=account_id, value=value, user_id=user_id)
+    session.add(row)
+    session.flush()
+    return row

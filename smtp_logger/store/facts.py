@@ -1,0 +1,94 @@
+"""Gather what the CRM knows about one candidate email into a `CrmFacts` for the rules, and
+write a logged engagement once the rules said so. SQL only; the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from ..addresses import Mailbox
+from ..attachments import BlobStore
+from ..candidate import Content, mailboxes
+from ..models import Account, Attachment, Engagement, EngagementContact, User
+from ..rules import Candidate, CrmFacts, LogPlan, UserFacts
+from . import accounts, contacts, engagements
+
+
+def load(session: Session, account: Account, user: User, c: Candidate, settings,
+         sender_authenticated: bool | None) -> CrmFacts:
+    participants = [b.address for b in (c.from_, *c.to, *c.cc) if b is not None and b.address]
+    known = contacts.contacts_for(session, account.id, participants)
+    by_name, primary = {}, {}
+    if c.from_ is not None and not c.from_.address and c.from_.name:
+        by_name, primary = contacts.contacts_named(session, account.id, c.from_.name)
+        for cid, address in primary.items():
+            known.setdefault(address, cid)
+    thread = engagements.thread_by_keys(session, account.id, c.thread_keys)
+    if thread is None and c.way == "manual_forward" and len(c.thread_keys) <= 1:
+        thread = engagements.thread_by_subject(session, account.id, c.subject_key,
+                                               list(known.values()), c.sent_at)
+    teams = accounts.teams_of(session, user)
+    return CrmFacts(
+        user=UserFacts(user.id, accounts.user_addresses(session, user), frozenset(teams.values()), teams),
+        internal_addresses=accounts.internal_addresses(session, account.id),
+        logging_domains=frozenset({settings.bcc_domain.lower(), settings.forward_domain.lower()}),
+        never_log=contacts.never_log_values(session, account.id, user.id),
+        contacts=known,
+        contacts_by_name=by_name,
+        contact_addresses=primary,
+        already_logged=engagements.is_logged(session, account.id, c.dedup_key),
+        thread=thread,
+        create_contacts=account.create_contacts,
+        log_all_from_contacts=account.log_all_from_contacts,
+        sender_authenticated=sender_authenticated,
+    )
+
+
+@dataclass
+class Written:
+    engagement_id: int
+    new_contact_addresses: list[str]
+    new_contact_names: list[str]
+    thread_keys: tuple[str, ...]
+
+
+def write(session: Session, account: Account, c: Candidate, content: Content, plan: LogPlan,
+          received_message_id: int, blobs: BlobStore, max_attachment: int) -> Written:
+    if plan.thread_id is not None:
+        thread_id = plan.thread_id
+    else:
+        thread_id = engagements.new_thread(session, account.id, plan.owner_user_id, plan.owner_team_id,
+                                           c.subject_key, plan.thread_never_log).id
+    engagements.remember_keys(session, account.id, thread_id, c.thread_keys)
+    contact_ids = list(plan.contact_ids)
+    created = []
+    for box in plan.new_contacts:
+        contact = contacts.add_contact(session, account.id, box.address, box.name,
+                                       created_by=c.way)
+        contact_ids.append(contact.id)
+        created.append(box)
+    from_ = plan.from_ or Mailbox(None, None)
+    engagement = Engagement(
+        account_id=account.id, thread_id=thread_id, owner_user_id=plan.owner_user_id,
+        direction=plan.direction, from_address=from_.address, from_name=from_.name,
+        to_addresses=mailboxes(c.to), cc_addresses=mailboxes(c.cc), subject=content.subject,
+        sent_at=content.sent_at, sent_at_offset_minutes=content.offset_minutes,
+        body_text=content.body_text, body_html=content.body_html, reply_text=content.reply_text,
+        message_id=content.message_id, dedup_key=c.dedup_key[:998], source=c.way,
+        received_message_id=received_message_id)
+    session.add(engagement)
+    session.flush()
+    for contact_id in dict.fromkeys(contact_ids):
+        session.add(EngagementContact(engagement_id=engagement.id, contact_id=contact_id))
+    contacts.link_companies(session, engagement.id, contact_ids)
+    for part in content.attachments:
+        saved = blobs.save(part, max_attachment)
+        session.add(Attachment(engagement_id=engagement.id, filename=saved.filename,
+                               content_type=saved.content_type, size=saved.size, sha256=saved.sha256,
+                               stored=saved.stored, reason=saved.reason, content_id=saved.content_id,
+                               inline=saved.inline))
+    session.flush()
+    return Written(engagement.id, [b.address for b in created], [b.name for b in created if b.name],
+                   c.thread_keys)

@@ -1,0 +1,61 @@
+"""Removing data on request: a never-log purge (everything logged for an address or domain)
+and the expiry of held messages past their retention. SQL and raw-file deletion only; the
+status changes go through smtp_logger.lifecycle."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from .. import lifecycle
+from ..addresses import domain_of
+from ..models import (Attachment, ContactEmail, Decision, Engagement, EngagementCompany,
+                      EngagementContact, ReceivedMessage)
+
+
+def _matches(address: str | None, value: str) -> bool:
+    return bool(address) and (address == value or domain_of(address) == value)
+
+
+def engagements_for(session: Session, account_id: int, value: str) -> list[Engagement]:
+    """Engagements that involve the address (or any address of the domain)."""
+    contact_ids = [cid for addr, cid in session.execute(select(ContactEmail.address, ContactEmail.contact_id)
+                   .where(ContactEmail.account_id == account_id)) if _matches(addr, value)]
+    linked = set(session.scalars(select(EngagementContact.engagement_id).where(
+        EngagementContact.contact_id.in_(contact_ids)))) if contact_ids else set()
+    found = []
+    for e in session.scalars(select(Engagement).where(Engagement.account_id == account_id)):
+        people = [e.from_address] + [b.get("address") for b in (e.to_addresses or []) + (e.cc_addresses or [])]
+        if e.id in linked or any(_matches(a, value) for a in people):
+            found.append(e)
+    return found
+
+
+def purge_engagements(session: Session, engagements: list[Engagement]) -> int:
+    ids = [e.id for e in engagements]
+    if not ids:
+        return 0
+    for table in (EngagementContact, EngagementCompany, Attachment):
+        session.execute(delete(table).where(table.engagement_id.in_(ids)))
+    session.execute(Decision.__table__.update().where(Decision.engagement_id.in_(ids)).values(engagement_id=None))
+    received = [e.received_message_id for e in engagements if e.received_message_id]
+    for message in session.scalars(select(ReceivedMessage).where(ReceivedMessage.id.in_(received))):
+        if message.status == "logged":
+            lifecycle.purge(message)
+    session.execute(delete(Engagement).where(Engagement.id.in_(ids)))
+    session.flush()
+    return len(ids)
+
+
+def expired_held(session: Session, retention_days: int, now: datetime | None = None) -> list[ReceivedMessage]:
+    cutoff = (now or datetime.now(timezone.utc)) - timedelta(days=retention_days)
+    return list(session.scalars(select(ReceivedMessage).where(
+        ReceivedMessage.status == "held", ReceivedMessage.received_at < cutoff)))
+
+
+def raw_still_needed(session: Session, sha: str) -> bool:
+    return session.scalars(select(ReceivedMessage.id).where(
+        ReceivedMessage.raw_sha256 == sha,
+        ReceivedMessage.status.not_in(("expired", "purged")))).first() is not None

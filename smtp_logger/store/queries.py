@@ -1,0 +1,80 @@
+"""What a user can ask: a contact's timeline, why a message was (not) logged, held mail.
+Read-only SQL returning plain dicts in the shape of the command line's JSON contract."""
+
+from __future__ import annotations
+
+from datetime import timedelta, timezone
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..models import Attachment, Decision, Engagement, EngagementContact, ReceivedMessage
+from ..reasons import LOGGED, explain
+from .contacts import contact_by_email, contact_emails
+
+
+def _iso(value, offset_minutes: int = 0) -> str:
+    return value.astimezone(timezone(timedelta(minutes=offset_minutes))).isoformat()
+
+
+def _addresses(boxes) -> list[str]:
+    return [b["address"] for b in boxes or [] if b.get("address")]
+
+
+def _attachment(row: Attachment) -> dict:
+    item = {"filename": row.filename, "content_type": row.content_type, "size": row.size,
+            "sha256": row.sha256, "stored": row.stored, "inline": row.inline,
+            "content_id": row.content_id}
+    if row.reason:
+        item["reason"] = row.reason
+    return item
+
+
+def engagement_dict(session: Session, e: Engagement) -> dict:
+    attachments = session.scalars(select(Attachment).where(Attachment.engagement_id == e.id)
+                                  .order_by(Attachment.id))
+    return {
+        "id": e.id, "direction": e.direction, "subject": e.subject, "from": e.from_address,
+        "from_name": e.from_name, "to": _addresses(e.to_addresses), "cc": _addresses(e.cc_addresses),
+        "sent_at": _iso(e.sent_at, e.sent_at_offset_minutes), "thread_id": e.thread_id,
+        "message_id": e.message_id, "body_text": e.body_text, "reply_text": e.reply_text,
+        "has_html": e.body_html is not None, "source": e.source,
+        "attachments": [_attachment(a) for a in attachments],
+    }
+
+
+def timeline(session: Session, account_id: int, contact_address: str) -> list[dict]:
+    contact = contact_by_email(session, account_id, contact_address)
+    rows = session.scalars(select(Engagement).join(
+        EngagementContact, EngagementContact.engagement_id == Engagement.id).where(
+        EngagementContact.contact_id == contact.id).order_by(Engagement.sent_at.desc(), Engagement.id.desc()))
+    return [engagement_dict(session, e) for e in rows]
+
+
+def why(session: Session, account_id: int | None, message_id: str) -> list[dict]:
+    message_id = message_id.strip().strip("<>")
+    query = select(Decision).where(Decision.message_id == message_id)
+    if account_id is not None:
+        query = query.where(Decision.account_id == account_id)
+    return [{
+        "logging_address": d.logging_address, "logged": d.reason == LOGGED, "reason": d.reason,
+        "explanation": explain(d.reason, d.detail), "engagement_id": d.engagement_id,
+        "decided_at": d.decided_at.isoformat(),
+    } for d in session.scalars(query.order_by(Decision.id))]
+
+
+def held(session: Session, account_id: int | None) -> list[dict]:
+    query = select(ReceivedMessage).where(ReceivedMessage.status == "held")
+    if account_id is not None:
+        query = query.where(ReceivedMessage.account_id == account_id)
+    return [{
+        "id": m.id, "message_id": m.message_id, "logging_address": m.logging_address,
+        "reason": m.reason, "explanation": explain(m.reason), "received_at": m.received_at.isoformat(),
+        "subject": m.subject,
+    } for m in session.scalars(query.order_by(ReceivedMessage.received_at))]
+
+
+def contact_dict(session: Session, account_id: int, address: str) -> dict:
+    contact = contact_by_email(session, account_id, address)
+    return {"id": contact.id, "name": contact.name, "emails": contact_emails(session, contact.id),
+            "company_id": contact.company_id}
