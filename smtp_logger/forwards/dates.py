@@ -34,7 +34,15 @@ _CJK_DATE = re.compile(r"(\d{4})\s?年\s?(\d{1,2})\s?月\s?(\d{1,2})\s?日(?:\s?
 _DOTTED_TIME = re.compile(r"\b(\d{1,2})\.(\d{2})(?:\.(\d{2}))?(?=\s|$|,)")
 
 
+_RFC5322_SHAPE = re.compile(
+    r"^(?:[A-Za-z]{3},\s*)?\d{1,2}\s+[A-Za-z]{3}\s+\d{2,4}\s+\d{1,2}:\d{2}(?::\d{2})?"
+    r"(?:\s+(?:[+-]\d{4}|[A-Za-z]{1,5}))?(?:\s*\([^()]*\))?$"
+)
+
+
 def _rfc5322(text: str) -> datetime | None:
+    if not _RFC5322_SHAPE.match(text):
+        return None
     try:
         return parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError, OverflowError):
