@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from email import message_from_bytes
 from email.message import Message
 from email.utils import getaddresses
 
@@ -228,19 +229,30 @@ def _enclosed_headers(part: Message) -> Message | None:
             payload = part.get_payload()
             inner = payload[0] if isinstance(payload, list) and payload else None
             return inner if isinstance(inner, Message) else None
-        text = part.get_payload(decode=True) or b""
-        from email import message_from_bytes  # local: only for text/rfc822-headers
-
+        text = part.get_payload(decode=True) or b""  # text/rfc822-headers
         return message_from_bytes(bytes(text), policy=part.policy)
     except Exception:
         return None
 
 
-def _machine_notification(msg: Message) -> str | None:
+def _amazon_sns_notification(msg: Message) -> str | None:
+    # SES delivers its bounce/complaint/delivery events as SNS mails ("AWS Notification
+    # Message", a JSON body): machine reports, never conversation.
     if _headers(msg, "x-amz-sns-message-id"):
         return "Amazon SNS notification (SES bounce/complaint/delivery feed)"
+    return None
+
+
+def _list_manager_notice(msg: Message) -> str | None:
+    # fml stamps X-MLServer on list posts (with X-Mail-Count) and on its own error notices
+    # ("you are not a member", "Loop Alert") that reject the mail we sent (without).
     if _headers(msg, "x-mlserver") and not _headers(msg, "x-mail-count"):
         return "mailing-list manager notice (X-MLServer without X-Mail-Count)"
+    return None
+
+
+def _unsubscribe_request(msg: Message) -> str | None:
+    # Apple Mail's one-click unsubscribe: a feedback report like ARF, sent by the client.
     for value in _headers(msg, "x-apple-unsubscribe"):
         if value.strip().lower() == "true":
             return "unsubscribe request (X-Apple-Unsubscribe), a feedback report"
@@ -284,7 +296,9 @@ BOUNCE_CHECKS: list[Check] = [
     _report_multipart,
     _status_part,
     _failed_recipients_header,
-    _machine_notification,
+    _amazon_sns_notification,
+    _list_manager_notice,
+    _unsubscribe_request,
     _daemon_sender,
     _bounce_subject,
     _returned_own_message,
@@ -296,8 +310,8 @@ def detect_bounce(msg: Message) -> str | None:
 
     ARF feedback reports (abuse/complaint loops, multipart/report;
     report-type=feedback-report) count as bounces too: machine reports about mail we
-    sent, never conversation. Enclosed messages (a forward's message/rfc822) are not
-    looked into.
+    sent, never conversation. A forward is not a bounce: enclosed messages (message/rfc822)
+    are not looked into, and bounce subjects count only at the start ("Fwd: ..." does not).
     """
     return _first_match(msg, BOUNCE_CHECKS)
 
@@ -315,7 +329,7 @@ OOO_PHRASES = [
     # en
     r"automatic reply", r"auto[- ]?reply", r"auto[- ]?response", r"auto[- ]?respons",
     r"autoresponder", r"out of (the )?office( auto ?reply| reply)?", r"vacation reply",
-    r"away from (the )?office", r"away until\b.*", r"absence notice",
+    r"away from (the )?office", r"absence notice",
     # nl
     r"automatisch antwoord", r"automatisch bericht", r"afwezig(heid)?",
     r"afwezigheidsbericht", r"niet aanwezig", r"buiten kantoor",
@@ -453,17 +467,17 @@ def _exchange_scl(msg: Message) -> str | None:
 
 def _forefront(msg: Message) -> str | None:
     # The "-Untrusted" copies come from another tenant and are not our upstream's verdict.
-    values = _headers(msg, "x-forefront-antispam-report") + _headers(msg, "x-microsoft-antispam")
-    for value in values:
-        fields = dict(
-            item.split(":", 1) for item in value.replace(" ", "").split(";") if ":" in item
-        )
-        sfv = fields.get("SFV", "").upper()
-        if sfv in FOREFRONT_SPAM_VERDICTS:
-            return f"X-Forefront-Antispam-Report SFV:{sfv}"
-        scl = fields.get("SCL", "")
-        if re.fullmatch(r"\d+", scl) and int(scl) >= 5:
-            return f"X-Forefront-Antispam-Report SCL:{scl}"
+    for name in ("X-Forefront-Antispam-Report", "X-Microsoft-Antispam"):
+        for value in _headers(msg, name):
+            fields = dict(
+                item.split(":", 1) for item in value.replace(" ", "").split(";") if ":" in item
+            )
+            sfv = fields.get("SFV", "").upper()
+            if sfv in FOREFRONT_SPAM_VERDICTS:
+                return f"{name} SFV:{sfv}"
+            scl = fields.get("SCL", "")
+            if re.fullmatch(r"\d+", scl) and int(scl) >= 5:
+                return f"{name} SCL:{scl}"
     for value in _headers(msg, "x-microsoft-antispam-mailbox-delivery"):
         if re.search(r"(^|;)\s*dest:J\s*(;|$)", value):
             return "X-Microsoft-Antispam-Mailbox-Delivery dest:J (junk folder)"

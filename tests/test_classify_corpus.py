@@ -2,7 +2,8 @@
 
 Labels come from the corpora themselves (sisimai file names, flanker directories, the
 corpus README), never from our classifier. Each category asserts the exact pass count we
-reach; the known misses are explained next to the number.
+reach; the known misses are explained next to the number. Run with ``-s`` to see the
+pass rate per category and the misses.
 """
 
 from __future__ import annotations
@@ -102,9 +103,10 @@ def test_conversation_is_not_classified():
     cases = conversation_cases()
     assert len(cases) == 3 + 4 + 13
     passed, misses = score("not", cases, None)
-    # Known miss (1), on purpose: sisimai not/rb-issue-368-bug.eml is in "not" because
-    # Sisimai could not parse it (rb-sisimai issue 368), but it *is* a bounce: From
-    # postmaster, Return-Path <>, Auto-Submitted: auto-replied, subject "email bounce
+    # Known miss (1), on purpose: sisimai not/rb-issue-368-bug.eml sits in "not" as the
+    # regression sample of rb-sisimai issue #368 (the parser crashed on "a bounce mail
+    # [that] has only a text part" quoting the original headers), but it *is* a bounce:
+    # From postmaster, Return-Path <>, Auto-Submitted: auto-replied, subject "email bounce
     # notification", body "an email you sent was rejected ... Mailbox full". We classify
     # it BOUNCE; logging it as conversation would be wrong.
     assert passed == len(cases) - 1, misses
