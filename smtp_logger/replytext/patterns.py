@@ -15,7 +15,7 @@ QUOTE_VERBS = [
     "escribio", "escreveu", "skrev", "kirjoitti", "napisał(a)", "napisała", "napisał", "napisal",
     "написал(а)", "написала", "написал", "napsal(a)", "napsala", "napsal", "írta", "yazdı",
     "scrise", "je napisao", "je napisal", "rašė", "rakstīja", "kirjutas", "έγραψε", "пише", "написа",
-    "写道", "寫道", "が書きました", "님이 작성",
+    "写道", "寫道", "が書きました", "님이 작성", "geschreven", "napísal", "yazdı", "kirjoitti",
 ]
 
 # First words of an attribution line (it must start like this, so prose is never taken for one).
@@ -30,7 +30,8 @@ QUOTE_OPENERS = [
 # Outlook-style header blocks: the "From" label opens the block, any other label confirms it.
 FROM_LABELS = [
     "from", "de", "von", "van", "da", "fra", "från", "od", "от", "lähettäjä", "kimden", "feladó",
-    "expéditeur", "remitente", "mittente", "afzender", "absender", "nadawca", "message du",
+    "expéditeur", "remitente", "mittente", "afzender", "absender", "nadawca", "message du", "від",
+    "šalje", "差出人", "送信元", "보낸 사람", "发件人", "寄件者",
 ]
 OTHER_LABELS = [
     "sent", "date", "to", "cc", "subject", "reply-to", "envoyé", "envoyé le", "date d'envoi", "à",
@@ -39,12 +40,17 @@ OTHER_LABELS = [
     "ämne", "enviado", "enviada", "para", "asunto", "assunto", "fecha", "wysłano", "do", "temat",
     "отправлено", "кому", "тема", "дата", "lähetetty", "vastaanottaja", "aihe", "päivämäärä",
     "gönderildi", "kime", "konu", "tarih", "elküldve", "címzett", "tárgy", "odesláno", "komu",
-    "předmět", "trimis", "către", "subiect", "poslano", "šalje", "prima", "predmet", "poslané",
+    "předmět", "trimis", "către", "subiect", "poslano", "prima", "predmet", "poslané", "kopie",
+    "kopia", "kopio", "kopi", "kópia", "kopija", "копия", "копія", "bilgi", "pre", "naslov",
+    "dată", "dátum", "másolat", "kome", "bcc", "cci", "ccn", "dw", "tema", "päiväys", "日付", "件名", "宛先",
+    "送信日時", "받는 사람", "날짜", "제목", "收件人", "主题", "日期", "时间",
 ]
 
 SEPARATOR_WORDS = [
     "original message", "message d'origine", "message original", "oprindelig besked",
-    "oprindelig meddelelse", "ursprüngliche nachricht", "ursprungliche nachricht",
+    "oprindelig meddelelse", "forwarded message", "begin forwarded message",
+    "début du message réexpédié", "anfang der weitergeleiteten nachricht", "inicio del mensaje reenviado",
+    "inizio messaggio inoltrato", "vidarebefordrat mejl", "videresendt meddelelse", "message transmis", "ursprüngliche nachricht", "ursprungliche nachricht",
     "forwarded message", "mensaje original", "mensaje reenviado", "messaggio originale",
     "messaggio inoltrato", "oorspronkelijk bericht", "doorgestuurd bericht", "ursprungligt meddelande",
     "vidarebefordrat meddelande", "alkuperäinen viesti", "välitetty viesti", "wiadomość oryginalna",
@@ -95,12 +101,17 @@ ATTRIBUTION_OPENER = re.compile(rf"^[-\s]*(?:\d|(?:{_plain(QUOTE_OPENERS)})\b)",
 ADDRESS_ENDING = re.compile(r"[<(\[]\s*(?:mailto:)?[^\s<>()\[\]@]{1,100}@[^\s<>()\[\]]{1,100}\s*[>)\]]\s*:\s*$")
 
 # "Label:" at the start of a line (also "*From:*", "> De :", "Envoyé le :"), looked up in sets.
-LABEL = re.compile(r"^[\s>*]{0,10}(\w[\w'’-]{0,20}(?: \w[\w'’-]{0,20}){0,2})[ \t]{0,3}\*?[ \t]{0,3}:")
+LABEL = re.compile(r"^[\s>*]{0,10}(\w[\w'’-]{0,20}(?: \w[\w'’-]{0,20}){0,2})[ \t]{0,3}\*?[ \t]{0,3}[:：]")
 FROM_LABEL_SET = frozenset(FROM_LABELS)
 HEADER_LABEL_SET = frozenset(FROM_LABELS + OTHER_LABELS)
 SEPARATOR_LINE = re.compile(
     rf"^[\s>]*[-=_*]{{2,}}\s*(?:{_plain(SEPARATOR_WORDS)})\s*:?\s*[-=_*]*\s*$", re.IGNORECASE
 )
+# "-------- <any short phrase> --------" (forward/original banners in any language), with the rest.
+DASHED_BANNER = re.compile(r"^[\s>]*-{2,}[ \t]*([^\W\d_][^-\d\n]{1,60}?)[ \t]*-{2,}[ \t]*(.*)$")
+# "Begin forwarded message:" and friends, alone on their line.
+FORWARD_INTRO = re.compile(rf"^\s*(?:{_plain(SEPARATOR_WORDS)})\s*[:：]\s*$", re.IGNORECASE)
+VERB_ANYWHERE = re.compile(rf"(?<!\w)(?:{_plain(QUOTE_VERBS)})(?!\w)", re.IGNORECASE)
 RULE_LINE = re.compile(r"^\s*(?:[-=_*~—–]\s?){3,}\s*$")
 MOBILE_LINE = re.compile(
     rf"^\s*(?:{'|'.join(MOBILE_SIGNATURES)})\s*(?:<[^<>\s]{{1,200}}>|\([^()\s]{{1,200}}\))?\s*\.?\s*$",

@@ -12,6 +12,7 @@ from smtp_logger.replytext import patterns as p
 MAX_HEADER_LINES = 4  # an attribution wrapped by the sender's client spans at most this many lines
 MAX_HEADER_CHARS = 600
 HEADER_BLOCK_SPAN = 8
+SEPARATOR_STARTS = ("-", "=", "_", "*")
 MAX_MARKER_CHARS = 300  # separator, label and "Sent from" lines are short  # lines after "From:" in which a second label must appear
 
 
@@ -78,7 +79,11 @@ def _next_content_is_quoted(lines: list[str], start: int) -> bool:
 def attribution_end(lines: list[str], start: int) -> int | None:
     """If an "On … wrote:" line (possibly wrapped) starts at `start`, the index just past it."""
     first = lines[start].strip()
-    if not first or len(first) > MAX_HEADER_CHARS or not p.ATTRIBUTION_OPENER.match(first):
+    if not first or len(first) > MAX_HEADER_CHARS:
+        return None
+    if _is_loose_attribution(first):
+        return start + 1
+    if not p.ATTRIBUTION_OPENER.match(first):
         return None
     joined = ""
     for end in range(start, min(start + MAX_HEADER_LINES, len(lines))):
@@ -103,6 +108,14 @@ def _is_attribution(text: str) -> bool:
     return text.rstrip().endswith(":") and p.ADDRESS_ENDING.search(text[-240:]) is not None
 
 
+def _is_loose_attribution(line: str) -> bool:
+    """One line, any word order: 'John <j@x.com> kirjoitti 28/10/2021 12.46:' (Outlook 2019)."""
+    line = line.strip()
+    if len(line) > MAX_HEADER_CHARS or not line.endswith((":", "：")) or "@" not in line:
+        return False
+    return any(ch.isdigit() for ch in line) and p.VERB_ANYWHERE.search(line) is not None
+
+
 def _ends_with_verb(text: str) -> bool:
     for verb in p.VERB_ENDINGS:
         if text.endswith(verb):
@@ -114,9 +127,13 @@ def _ends_with_verb(text: str) -> bool:
 def starts_history(lines: list[str], start: int) -> bool:
     """An unquoted copy of earlier mail starts here (separator line or Outlook header block)."""
     line = lines[start]
+    if _is_banner(line[:MAX_MARKER_CHARS], lines, start):
+        return True
     if len(line) > MAX_MARKER_CHARS:
         return False
-    if p.SEPARATOR_LINE.match(line):
+    if line.lstrip(" \t>")[:1] in SEPARATOR_STARTS and p.SEPARATOR_LINE.match(line):
+        return True
+    if line.rstrip().endswith((":", "：")) and p.FORWARD_INTRO.match(line):
         return True
     label = header_label(line)
     if label in p.FROM_LABEL_SET:
@@ -124,9 +141,25 @@ def starts_history(lines: list[str], start: int) -> bool:
     return label in p.HEADER_LABEL_SET and _label_run_has_from(lines, start)
 
 
+def _is_banner(head: str, lines: list[str], start: int) -> bool:
+    """'------ Forwarded Message ------' in any language: dashes around a phrase, then headers."""
+    if not head.lstrip(" \t>").startswith("--"):
+        return False
+    match = p.DASHED_BANNER.match(head)
+    if not match:
+        return False
+    if match.group(1).strip().lower() in p.SEPARATOR_WORDS or header_label(match.group(2)):
+        return True
+    following = [line for line in lines[start + 1 : start + 6] if line.strip()][:2]
+    return len(following) == 2 and all(header_label(f) in p.HEADER_LABEL_SET for f in following)
+
+
 def header_label(line: str) -> str | None:
     """The lower-cased 'Label' of a 'Label: value' line, or None."""
-    match = p.LABEL.match(line[:MAX_MARKER_CHARS])
+    head = line[:MAX_MARKER_CHARS]
+    if ":" not in head and "：" not in head:
+        return None
+    match = p.LABEL.match(head)
     return match.group(1).lower() if match else None
 
 
