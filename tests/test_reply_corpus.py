@@ -1,8 +1,8 @@
 """Corpus tests for reply-text extraction (third-party reply corpora, read in place).
 
-Turns the reply-text assertions of three upstream corpora (crisp, zapier, mailgun talon) into
-checks on ``reply_text`` / ``reply_text_from_html``, prints pass rates per corpus and per
-language/client, and pins the exact pass count per corpus. Never copies corpus files.
+Turns the reply-text assertions of the upstream corpora (crisp reply and forward parsers, zapier,
+mailgun talon) into checks on ``reply_text`` / ``reply_text_from_html``, prints pass rates per
+corpus and per language/client, and pins the exact pass count per corpus. Never copies corpus files.
 """
 
 from __future__ import annotations
@@ -243,6 +243,28 @@ def talon_cases(root: Path, html_to_text) -> list[Case]:
     return [builders[s["kind"]](p, s) for p, s in sorted(spec["cases"].items()) if s["kind"] in builders]
 
 
+# ---------------------------------------------------- crisp-email-forward-parser (message above)
+
+
+def forward_message_cases(root: Path) -> list[Case]:
+    """Inline forwards: the text the forwarder typed above the forward is the reply text.
+
+    Only cases that assert `message` and are forwards (`null` = nothing typed, so '').
+    """
+    base = root / "crisp-email-forward-parser"
+    spec = json.loads((base / "expected.json").read_text("utf-8"))
+    cases = []
+    for case in spec["cases"]:
+        expected = case["expected"]
+        if not expected.get("forwarded") or "message" not in expected:
+            continue
+        body = (base / case["body_file"]).read_bytes().decode("utf-8")
+        group = f"{case['client']}/{case['language'] or '-'}"
+        check = ("message above the forward", _equals(expected["message"] or ""))
+        cases.append(Case(case["id"], group, "text", body, [check]))
+    return cases
+
+
 # ---------------------------------------------------------------- running
 
 
@@ -272,10 +294,12 @@ def score(title: str, cases: list[Case], text_fn, html_fn) -> tuple[int, dict[st
 
 @pytest.fixture(scope="module")
 def root() -> Path:
-    path = corpus_root()
-    if not (path / "crisp-email-reply-parser" / "expected.json").is_file():
-        pytest.skip(f"reply corpora not found under {path} (set SMTP_LOGGER_CORPUS)")
-    return path
+    return corpus_root()
+
+
+def _need(root: Path, name: str) -> None:
+    if not (root / name / "expected.json").is_file():
+        pytest.skip(f"corpus {name} not found under {root} (set SMTP_LOGGER_CORPUS)")
 
 
 def _ours():
@@ -285,18 +309,29 @@ def _ours():
 
 
 def test_crisp_reply_corpus(root):
+    _need(root, "crisp-email-reply-parser")
     text_fn, html_fn, _ = _ours()
     passed, _ = score("crisp-email-reply-parser", crisp_cases(root), text_fn, html_fn)
     assert passed == 70
 
 
 def test_zapier_reply_corpus(root):
+    _need(root, "zapier-email-reply-parser")
     text_fn, html_fn, _ = _ours()
     passed, _ = score("zapier-email-reply-parser", zapier_cases(root), text_fn, html_fn)
     assert passed == 17
 
 
 def test_talon_reply_corpus(root):
+    _need(root, "mailgun-talon")
     text_fn, html_fn, html_to_text = _ours()
     passed, _ = score("mailgun-talon", talon_cases(root, html_to_text), text_fn, html_fn)
     assert passed == 27
+
+
+def test_crisp_forward_message_corpus(root):
+    _need(root, "crisp-email-forward-parser")
+    text_fn, html_fn, _ = _ours()
+    cases = forward_message_cases(root)
+    passed, _ = score("crisp-email-forward-parser (message above forward)", cases, text_fn, html_fn)
+    assert passed == 175
