@@ -206,11 +206,12 @@ APPLE_HTML = (
         (OUTLOOK_DESKTOP_HTML, "Agreed."),
         (APPLE_HTML, "Yes."),
         ("<p>Hello Jane,</p><p>Price is fine.</p>", "Hello Jane,\n\nPrice is fine."),
+        ("<p>Part one</p><hr><p>Part two</p>", "Part one\n\nPart two"),
         ("", ""),
         (None, ""),
         ("<div><b>unclosed <i>tags", "unclosed tags"),
     ],
-    ids=["gmail", "outlook-web", "outlook-desktop", "apple", "no-quote", "empty", "none", "broken"],
+    ids=["gmail", "outlook-web", "outlook-desktop", "apple", "no-quote", "hr-in-content", "empty", "none", "broken"],
 )
 def test_reply_text_from_html(html, expected):
     assert reply_text_from_html(html) == expected

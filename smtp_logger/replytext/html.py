@@ -1,7 +1,7 @@
 """Quoted-history removal for HTML replies, before text conversion: drops blockquotes and the
 clients' quote containers (gmail_quote, moz-cite-prefix, yahoo_quoted), and cuts the document at
-the first history marker (divRplyFwdMsg, OLK_SRC_BODY_SECTION, appendonsend, <hr>, Outlook's
-border-top header div). Works on a parsed copy; never fetches anything or runs scripts.
+the first history marker (divRplyFwdMsg, OLK_SRC_BODY_SECTION, appendonsend, an <hr> or Outlook's
+border-top div followed by a header block). Works on a parsed copy; never fetches anything or runs scripts.
 """
 
 from __future__ import annotations
@@ -10,6 +10,9 @@ import re
 
 import lxml.html
 from lxml import etree
+
+from smtp_logger.replytext.patterns import HEADER_LABEL_SET
+from smtp_logger.replytext.quotes import header_label
 
 _DROP_XPATH = (
     "//blockquote"
@@ -48,8 +51,17 @@ def _first_cut_point(root):
         if element.tag == "div" and not element.get("id"):
             if not _BORDER_TOP_HEADER.match(element.text_content().strip()):
                 continue
+        if element.tag == "hr" and not _header_follows(element):
+            continue  # a rule inside the new text or its signature, not a history separator
         return element
     return None
+
+
+def _header_follows(element) -> bool:
+    """Does the text right after this element start like a mail header ('From:', 'Date:' …)?"""
+    following = "".join(element.xpath("following::text()[position() <= 12]"))[:400]
+    first = next((line for line in following.splitlines() if line.strip()), "")
+    return header_label(first.strip()) in HEADER_LABEL_SET
 
 
 def _remove(element) -> None:
