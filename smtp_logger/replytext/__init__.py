@@ -7,18 +7,10 @@ functions: no I/O, no logging, no knowledge of the CRM.
 
 from __future__ import annotations
 
+from smtp_logger.htmltext import html_to_text
 from smtp_logger.replytext.html import strip_html_quotes
 from smtp_logger.replytext.quotes import strip_quotes
 from smtp_logger.replytext.signature import strip_signature
-
-try:  # the project's converter; inscriptis directly until smtp_logger.htmltext lands
-    from smtp_logger.htmltext import html_to_text
-except ImportError:  # pragma: no cover - depends on the other module being present
-    from inscriptis import get_text as _inscriptis_text
-
-    def html_to_text(html: str) -> str:
-        return _inscriptis_text(html) if html and html.strip() else ""
-
 
 __all__ = ["reply_text", "reply_text_from_html", "html_to_text"]
 
