@@ -11,9 +11,9 @@ from smtp_logger.replytext import patterns as p
 
 MAX_HEADER_LINES = 4  # an attribution wrapped by the sender's client spans at most this many lines
 MAX_HEADER_CHARS = 600
-HEADER_BLOCK_SPAN = 8
+HEADER_BLOCK_SPAN = 8  # lines after "From:" in which a second label must appear
 SEPARATOR_STARTS = ("-", "=", "_", "*")
-MAX_MARKER_CHARS = 300  # separator, label and "Sent from" lines are short  # lines after "From:" in which a second label must appear
+MAX_MARKER_CHARS = 300  # separator, label and "Sent from" lines are short
 
 
 def strip_quotes(lines: list[str]) -> list[str]:
@@ -148,7 +148,8 @@ def _is_banner(head: str, lines: list[str], start: int) -> bool:
     match = p.DASHED_BANNER.match(head)
     if not match:
         return False
-    if match.group(1).strip().lower() in p.SEPARATOR_WORDS or header_label(match.group(2)):
+    same_line_label = header_label(match.group(2)) in p.HEADER_LABEL_SET
+    if match.group(1).strip().lower() in p.SEPARATOR_WORDS or same_line_label:
         return True
     following = [line for line in lines[start + 1 : start + 6] if line.strip()][:2]
     return len(following) == 2 and all(header_label(f) in p.HEADER_LABEL_SET for f in following)
