@@ -31,7 +31,7 @@ QUOTE_OPENERS = [
 FROM_LABELS = [
     "from", "de", "von", "van", "da", "fra", "från", "od", "от", "lähettäjä", "kimden", "feladó",
     "expéditeur", "remitente", "mittente", "afzender", "absender", "nadawca", "message du", "від",
-    "šalje", "差出人", "送信元", "보낸 사람", "发件人", "寄件者",
+    "šalje", "de la", "差出人", "送信元", "보낸 사람", "发件人", "寄件者",
 ]
 OTHER_LABELS = [
     "sent", "date", "to", "cc", "subject", "reply-to", "envoyé", "envoyé le", "date d'envoi", "à",
