@@ -1,0 +1,71 @@
+"""250 means safe: SIGKILL the real `smtp-logger serve` process right after it acknowledged a
+burst; after a restart every acknowledged message is logged, none twice."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .conftest import free_port, make_env
+from .mailers import message, msgid, send
+
+ALICE = "alice@ours.example"
+BIN = Path(sys.executable).parent / "smtp-logger"
+
+
+def _start(env: dict) -> subprocess.Popen:
+    proc = subprocess.Popen([str(BIN), "serve"], env={**os.environ, **env},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    port = int(env["SMTP_LOGGER_PORT"])
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            import socket
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise AssertionError("server did not start: " + proc.stderr.read().decode()[-2000:])
+
+
+def _wait_for(predicate, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_sigkill_after_250_loses_nothing_and_duplicates_nothing(tmp_path, db_url, cli):
+    port = free_port()
+    env = make_env(tmp_path, db_url, port=port, workers=1)
+    cli.env = env
+    user = cli.json("users", "add", ALICE)
+    proc = _start(env)
+    burst = [message(ALICE, [f"buyer{i}@acme.example"], subject=f"Offer {i}") for i in range(40)]
+    try:
+        for m in burst:
+            assert send(port, m, [user["bcc_address"]]) == {}
+    finally:
+        proc.send_signal(signal.SIGKILL)  # right after the last 250
+        proc.wait(10)
+    spooled = list((tmp_path / "data" / "spool" / "new").iterdir())
+    proc = _start(env)
+    try:
+        def all_decided():
+            return all(cli.json("why", msgid(m)) for m in burst)
+        assert _wait_for(all_decided), "not every acknowledged message got a decision"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+    for i, m in enumerate(burst):
+        assert [d["reason"] for d in cli.json("why", msgid(m))] == ["LOGGED"]
+        assert len(cli.json("timeline", f"buyer{i}@acme.example")) == 1
+    assert not list((tmp_path / "data" / "spool" / "new").iterdir())
+    print(f"{len(spooled)} of {len(burst)} messages were still only in the spool at SIGKILL")
