@@ -167,6 +167,12 @@ Begin forwarded message:
     assert got.note == "Sent from my iPhone"
 
 
+def test_gmail_plain_text_bold_sender_name() -> None:
+    text = "---------- Forwarded message ---------\nFrom: *Anna Buyer* <anna@customer.example>\nDate: Mon, Nov 23, 2026 at 10:15 AM\nSubject: Quote\nTo: <sam@seller.example>\n\n" + BODY
+    got = extract_inline_forward(text, "Fwd: Quote")
+    assert (got.from_.name, got.from_.address) == ("Anna Buyer", "anna@customer.example")
+
+
 def test_thunderbird_german() -> None:
     text = """-------- Weitergeleitete Nachricht --------
 Betreff: \tAngebot
@@ -372,4 +378,7 @@ def test_one_megabyte_body_finishes() -> None:
     assert len(body) > 1_000_000
     extract_inline_forward(body, "Fwd: big")
     extract_inline_forward("x" * 1_000_000 + "\n" + "Subject:" * 100_000, "Fwd: big")
+    extract_inline_forward("From: a\n" * 130_000, "Fwd: big")                     # every line a block start
+    extract_inline_forward("> From: a <a@b.c>\n" * 55_000, None)
+    extract_inline_forward(("From: a <a@b.c>" + "To: x@y.z" * 300 + "\n") * 400, "Fwd: big")  # glued labels
     find_original(_message("Fwd: big", text=body[:1_000_000]))

@@ -42,6 +42,8 @@ def _body_parts(msg: Message) -> tuple[str | None, str | None]:
             plain = part_text(part)
         elif kind == "text/html" and html is None:
             html = part_text(part)
+        if plain is not None and html is not None:
+            break
     return plain, html
 
 

@@ -8,10 +8,12 @@ labels from `labels.py`; it does not decide whether a text is a forward.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from .labels import GLUED_LABEL, HEADER_LINE, field_of
 
 MAX_LINE = 4000          # longer lines are body text, never header lines
+MAX_LABEL_PREFIX = 40    # the colon after a label comes within this many characters
 MAX_LEADING_BLANKS = 5   # blank lines allowed between a separator and its header block
 MIN_GLUED_LABELS = 3     # a line is split on glued labels only when it holds this many
 _CONTINUED_FIELDS = {"to", "cc", "bcc", "reply_to"}
@@ -47,9 +49,15 @@ def _glued_labels(value: str) -> list:
     return matches
 
 
-def parse_header_line(line: str) -> list[tuple[str, str]] | None:
-    """[(field, value), ...] for a header line, or None when the line is not one."""
-    if len(line) > MAX_LINE:
+def _has_label_colon(line: str) -> bool:
+    head = line[:MAX_LABEL_PREFIX]
+    return ":" in head or "：" in head
+
+
+@lru_cache(maxsize=512)  # a sliding search re-reads the same few dozen lines
+def parse_header_line(line: str) -> tuple[tuple[str, str], ...] | None:
+    """((field, value), ...) for a header line, or None when the line is not one."""
+    if len(line) > MAX_LINE or not _has_label_colon(line):
         return None
     match = HEADER_LINE.match(line)
     if not match:
@@ -60,13 +68,13 @@ def parse_header_line(line: str) -> list[tuple[str, str]] | None:
     value = match.group("value")
     glued = _glued_labels(value)
     if len(glued) + 1 < MIN_GLUED_LABELS:
-        return [(first, value)]
+        return ((first, value),)
     pairs, name, start = [], first, 0
     for item in glued:
         pairs.append((name, value[start:item.start()]))
         name, start = field_of(item.group("label")), item.end()
     pairs.append((name, value[start:]))
-    return pairs
+    return tuple(pairs)
 
 
 def _is_continuation(line: str, last_field: str | None) -> bool:
@@ -89,6 +97,8 @@ def read_header_block(lines: list[str], start: int = 0) -> HeaderBlock | None:
             if not _is_continuation(line, last_field):
                 break
             block.fields[last_field] = f"{block.fields.get(last_field, '')} {line.strip()}".strip()
+        elif any(name in block.fields for name, _ in pairs):
+            break  # a label seen again starts the next (nested) block
         else:
             for name, value in pairs:
                 block.add(name, value)

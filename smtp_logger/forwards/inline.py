@@ -15,9 +15,10 @@ from .labels import ATTRIBUTION_REGEXES, FORWARD_SEPARATOR, ORIGINAL_SEPARATOR, 
 from .mailboxes import parse_recipients, parse_sender
 from .model import OriginalMessage
 from .subjects import strip_forward_prefixes, subject_kind
-from .text import clean_body, normalize_text, strip_line_quotes, unquote_block
+from .text import clean_body, first_content_line, is_quoted, normalize_text, strip_line_quotes, unquote_line
 
 MAX_ATTRIBUTION = 500  # "On <date>, <sender> wrote:" lines are short
+HEADER_WINDOW = 40     # lines looked at for a header block (blank lines + headers + wrapped recipients)
 
 
 def _note(lines: list[str], end: int) -> str | None:
@@ -28,12 +29,21 @@ def _outer_subject(outer_subject: str | None) -> str:
     return strip_forward_prefixes(outer_subject or "")
 
 
-def _from_header_block(lines: list[str], end_of_note: int, block_lines: list[str],
+def _from_header_block(lines: list[str], end_of_note: int, start: int, head: list[str],
                        outer_subject: str | None) -> OriginalMessage | None:
-    block_lines = unquote_block(block_lines)
-    header: HeaderBlock | None = read_header_block(block_lines)
+    """The original whose header block begins at `lines[start]` (after `head`, Yahoo's same-line start).
+
+    Only a bounded window is read for the header block, so failed attempts stay cheap on huge bodies.
+    """
+    window = head + lines[start:start + HEADER_WINDOW]
+    quoted = is_quoted(first_content_line(window) or "")
+    if quoted:
+        window = [unquote_line(line) for line in window]
+    header: HeaderBlock | None = read_header_block(window)
     if header is None:
         return None
+    rest = lines[start + HEADER_WINDOW:]
+    body_lines = window[header.end:] + ([unquote_line(line) for line in rest] if quoted else rest)
     fields = header.fields
     date_raw = fields.get("date") or None
     return OriginalMessage(
@@ -44,7 +54,7 @@ def _from_header_block(lines: list[str], end_of_note: int, block_lines: list[str
         subject=fields.get("subject") or _outer_subject(outer_subject),
         date_raw=date_raw,
         date=parse_date(date_raw),
-        body_text=clean_body(block_lines[header.end:]),
+        body_text=clean_body(body_lines),
         note=_note(lines, end_of_note),
     )
 
@@ -84,11 +94,11 @@ def _try_forward_at(lines: list[str], index: int, kind: str | None,
     if separator:
         rest = (separator.group("rest") or "").strip()
         head = [rest] if rest and parse_header_line(rest) else []
-        return _from_header_block(lines, index, head + lines[index + 1:], outer_subject)
+        return _from_header_block(lines, index, index + 1, head, outer_subject)
     if kind == "plain":
         return None
     if ORIGINAL_SEPARATOR.match(line) or OUTLOOK_RULE.match(line):
-        return _from_header_block(lines, index, lines[index + 1:], outer_subject)
+        return _from_header_block(lines, index, index + 1, [], outer_subject)
     if kind != "forward":
         return None
     attribution = _attribution(lines[index])
@@ -96,7 +106,7 @@ def _try_forward_at(lines: list[str], index: int, kind: str | None,
         return _from_attribution(lines, index, attribution, outer_subject)
     pairs = parse_header_line(line)
     if pairs and pairs[0][0] == "from":
-        return _from_header_block(lines, index, lines[index:], outer_subject)
+        return _from_header_block(lines, index, index, [], outer_subject)
     return None
 
 

@@ -18,7 +18,7 @@ _PAREN_ADDRESS = re.compile(r"\(\s?<?([^()<>\s]{1,300}@[^()<>\s]{1,300}?)>?\s?\)
 _ON_BEHALF = re.compile(r"\s+(?:on behalf of|im Auftrag von|de la part de|en nombre de|per conto di)\s.*$", re.IGNORECASE)
 _BARE_ADDRESS = re.compile(r"^[^\s@<>\"',;]{1,200}@[^\s@<>\"',;]{1,200}\.[^\s@<>\"',;]{1,60}$")
 _ANGLE = re.compile(r"^(?P<name>.*?)\s*<(?P<address>[^<>]*@[^<>]*)>\s*$", re.DOTALL)
-_NAME_QUOTES = "\"'«»„”“ \t"
+_NAME_QUOTES = "\"'«»„”“* \t"  # Gmail's text part shows the sender name as *Name*
 _MAX_VALUE = 5000
 
 

@@ -32,14 +32,6 @@ def first_content_line(lines: list[str]) -> str | None:
     return next((line for line in lines if line.strip()), None)
 
 
-def unquote_block(lines: list[str]) -> list[str]:
-    """Drop one '>' level when the block starts quoted (Apple Mail, MailMate, IONOS)."""
-    first = first_content_line(lines)
-    if first is None or not is_quoted(first):
-        return lines
-    return [unquote_line(line) for line in lines]
-
-
 def clean_body(lines: list[str]) -> str:
     """The original's body: wholly-quoted text unquoted once, common indentation removed, trimmed."""
     content = [line for line in lines if line.strip()]
