@@ -126,6 +126,19 @@ def test_outlook_desktop_html_only() -> None:
     assert got.note == "See below"
 
 
+def test_outlook_web_html_only_with_rule_and_note_in_html_attachment_mail() -> None:
+    html = """<div>Please log.</div><hr style="display:inline-block;width:98%" tabindex="-1">
+<div id="divRplyFwdMsg" dir="ltr"><font face="Calibri, sans-serif" style="font-size:11pt"><b>From:</b> Anna Buyer
+&lt;anna@customer.example&gt;<br><b>Sent:</b> Monday, November 23, 2026 10:15 AM<br><b>To:</b> Sam Rep
+&lt;sam@seller.example&gt;<br><b>Subject:</b> Re: Quote</font><div>&nbsp;</div></div>
+<div>Hi Sam,</div><div><br></div><div>Friday?</div>"""
+    got = find_original(_message("FW: Re: Quote", html=html))
+    assert got.from_.address == "anna@customer.example"
+    assert got.subject == "Re: Quote"
+    assert got.body_text == "Hi Sam,\n\nFriday?"
+    assert got.note == "Please log."
+
+
 def test_apple_mail_quoted_block_with_offset_date() -> None:
     text = """Worth a look.
 
@@ -332,6 +345,15 @@ def test_rfc822_attachment_html_only_original() -> None:
     got = find_original(email.message_from_bytes(outer.as_bytes(), policy=policy.default))
     assert got.body_text == "Hi Sam,\n\nFriday?"
     assert got.note is None
+
+
+def test_rfc822_attachment_note_from_html_only_outer() -> None:
+    outer = EmailMessage()
+    outer["Subject"] = "Fwd: Re: Quote"
+    outer.set_content("<div>Logging <b>this</b> one.</div>", subtype="html")
+    outer.add_attachment(_original())
+    got = find_original(email.message_from_bytes(outer.as_bytes(), policy=policy.default))
+    assert got.source == "attachment" and got.note == "Logging this one."
 
 
 def test_delivery_status_report_is_not_a_forward() -> None:

@@ -72,12 +72,15 @@ def _enclosed_message(msg: Message) -> Message | None:
 
 
 def _sender(value: str | None):
-    return parse_mailbox(value) or parse_sender(value) if value else None
+    if not value:
+        return None
+    return parse_mailbox(value) or parse_sender(value)
 
 
 def _from_attachment(msg: Message, inner: Message) -> OriginalMessage:
     plain, html = _body_parts(inner)
-    note, _ = _body_parts(msg)
+    note_text, note_html = _body_parts(msg)
+    note = note_text if note_text and note_text.strip() else html_to_text(note_html or "")
     date_raw = header_text(inner, "date")
     return OriginalMessage(
         source="attachment",

@@ -132,5 +132,6 @@ def extract_inline_forward(body: str, outer_subject: str | None) -> OriginalMess
         outer_subject = None
     try:
         return _extract(body, outer_subject)
-    except (ValueError, TypeError, IndexError, KeyError, RecursionError):  # junk must not stop intake
+    except (ValueError, TypeError, IndexError, KeyError, AttributeError, RecursionError, re.error):
+        # junk must not stop intake: "no forward found" is the caller's ORIGINAL_NOT_FOUND path
         return None
