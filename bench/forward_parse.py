@@ -65,7 +65,7 @@ def bench_crisp(mode: str, rounds: int) -> None:
         else:
             msg = _as_message(case, body, "html" if mode == "message_html" else "plain")
             call = lambda: find_original(msg)  # noqa: E731
-        for round_ in range(rounds):
+        for _ in range(rounds):
             elapsed, got = _timed(call)
             samples.append(elapsed)
         total += 1
