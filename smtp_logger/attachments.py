@@ -70,7 +70,31 @@ class BlobStore:
             os.fsync(f.fileno())
         os.replace(tmp, final)
 
+    def link(self, source: Path, sha: str) -> None:
+        final = self.path(sha)
+        if final.exists():
+            return
+        final.parent.mkdir(parents=True, exist_ok=True)
+        with open(source, "rb") as f:
+            os.fsync(f.fileno())
+        try:
+            os.link(source, final)
+        except FileExistsError:
+            pass
+
+    def _save_blob(self, part: AttachmentPart, max_size: int) -> SavedAttachment:
+        blob = part.blob
+        stored, reason = True, (f"decoded with errors: {blob.damage}" if blob.damage else None)
+        if blob.size > max_size:
+            stored, reason = False, f"larger than the {max_size:,} byte limit; not stored"
+        elif not self.path(blob.sha256).exists():
+            self.link(blob.path, blob.sha256)
+        return SavedAttachment(safe_filename(part.filename), part.content_type, blob.size, blob.sha256,
+                               stored, reason, part.content_id, part.inline)
+
     def save(self, part: AttachmentPart, max_size: int) -> SavedAttachment:
+        if part.blob is not None:
+            return self._save_blob(part, max_size)
         data, damage = _payload(part)
         sha = hashlib.sha256(data).hexdigest()
         stored, reason = True, damage

@@ -36,7 +36,7 @@ def _passes(result, sender_domain: str) -> bool:
     return False
 
 
-def check_sender(settings, parsed: ParsedMessage, raw: bytes) -> bool | None:
+def check_sender(settings, parsed: ParsedMessage, raw_path) -> bool | None:
     mode = settings.sender_auth
     if mode == "none":
         return None
@@ -46,7 +46,7 @@ def check_sender(settings, parsed: ParsedMessage, raw: bytes) -> bool | None:
     if mode == "dkim":
         import dkim
         try:
-            return bool(dkim.verify(raw))
+            return bool(dkim.verify(raw_path.read_bytes()))
         except Exception:
             return False
     raise ValueError(f"unknown sender_auth mode {mode!r}")

@@ -15,8 +15,11 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
 
+from pathlib import Path
+
 from .addresses import Mailbox, parse_mailbox, parse_mailbox_list
 from .htmltext import html_to_text
+from .largeparts import BLOB_HEADER, Blob, parse_blob_header, skeletonize
 
 _MSGID = re.compile(r"<([^<>\s]+)>")
 
@@ -28,6 +31,7 @@ class AttachmentPart:
     content_id: str | None
     inline: bool
     part: EmailMessage = field(repr=False)
+    blob: Blob | None = None  # decoded already, into a work file (large parts)
 
 
 @dataclass
@@ -108,6 +112,8 @@ def _decoded_text(part: EmailMessage) -> str:
 
 
 def _is_attachment(part: EmailMessage) -> bool:
+    if part.get(BLOB_HEADER):
+        return True
     disposition = (part.get_content_disposition() or "").lower()
     if disposition == "attachment":
         return True
@@ -125,25 +131,25 @@ def _walk_leaves(msg: EmailMessage):
         yield msg
 
 
-def _bodies_and_attachments(msg: EmailMessage, defects: list[str]):
+def _bodies_and_attachments(msg: EmailMessage, defects: list[str], work_dir: Path | None):
     text_parts, html_parts, attachments = [], [], []
     for part in _walk_leaves(msg):
         ctype = part.get_content_type()
         try:
             if _is_attachment(part):
-                attachments.append(_attachment(part, len(attachments)))
+                attachments.append(_attachment(part, len(attachments), work_dir))
             elif ctype == "text/plain":
                 text_parts.append(_decoded_text(part))
             elif ctype == "text/html":
                 html_parts.append(_decoded_text(part))
             elif part.get_content_maintype() == "text":
-                attachments.append(_attachment(part, len(attachments)))
+                attachments.append(_attachment(part, len(attachments), work_dir))
         except Exception as exc:
             defects.append(f"part {ctype}: {exc.__class__.__name__}")
     return text_parts, html_parts, attachments
 
 
-def _attachment(part: EmailMessage, index: int) -> AttachmentPart:
+def _attachment(part: EmailMessage, index: int, work_dir: Path | None) -> AttachmentPart:
     try:
         filename = part.get_filename()
     except Exception:
@@ -152,8 +158,10 @@ def _attachment(part: EmailMessage, index: int) -> AttachmentPart:
         filename = "forwarded-message.eml"
     content_id = header_text(part, "Content-ID").strip("<> ") or None
     inline = (part.get_content_disposition() or "") == "inline" or bool(content_id)
+    blob_header = part.get(BLOB_HEADER)
+    blob = parse_blob_header(str(blob_header), work_dir) if blob_header and work_dir else None
     return AttachmentPart(filename or f"attachment-{index + 1}", part.get_content_type(),
-                          content_id, inline, part)
+                          content_id, inline, part, blob)
 
 
 def content_hash(from_: Mailbox | None, date_text: str, subject: str, body: str) -> str:
@@ -161,7 +169,13 @@ def content_hash(from_: Mailbox | None, date_text: str, subject: str, body: str)
     return "sha256:" + hashlib.sha256(basis.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def parse_message(raw: bytes) -> ParsedMessage:
+def parse_file(path: Path, work_dir: Path, prefix: str) -> ParsedMessage:
+    """Parse a stored message in bounded memory: large parts are decoded into work files."""
+    skeleton, _blobs = skeletonize(path, work_dir, prefix)
+    return parse_message(skeleton, work_dir)
+
+
+def parse_message(raw: bytes, work_dir: Path | None = None) -> ParsedMessage:
     defects: list[str] = []
     msg = message_from_bytes(raw, policy=policy.default)
     defects.extend(d.__class__.__name__ for d in getattr(msg, "defects", []))
@@ -169,7 +183,7 @@ def parse_message(raw: bytes) -> ParsedMessage:
     subject = header_text(msg, "Subject", defects)
     date_text = header_text(msg, "Date", defects) or raw_header(msg, "Date")
     date, offset = parse_date(date_text)
-    text_parts, html_parts, attachments = _bodies_and_attachments(msg, defects)
+    text_parts, html_parts, attachments = _bodies_and_attachments(msg, defects, work_dir)
     body_html = "\n".join(html_parts) if html_parts else None
     body_text = "\n".join(text_parts) if text_parts else (html_to_text(body_html) if body_html else "")
     message_id = (message_ids(raw_header(msg, "Message-ID")) or [None])[0]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 
 import structlog
 from sqlalchemy import select
@@ -21,7 +22,7 @@ from . import lifecycle
 from .attachments import BlobStore
 from .auth import check_sender
 from .models import Account, HeldWait, ReceivedMessage, User
-from .parse import ParsedMessage, parse_message
+from .parse import ParsedMessage, parse_file
 from .reasons import explain
 from .rules import Decision, decide
 from .spool import Spool, SpoolEntry
@@ -44,12 +45,17 @@ class Unblocked:
         return bool(self.addresses or self.names or self.message_ids)
 
 
-def _safe_parse(raw: bytes) -> ParsedMessage | None:
+def _safe_parse(path: Path, work_dir: Path, prefix: str) -> ParsedMessage | None:
     try:
-        return parse_message(raw)
+        return parse_file(path, work_dir, prefix)
     except Exception as exc:  # recorded as UNPARSEABLE, the raw copy kept
         log.warning("parse_failed", error=exc.__class__.__name__)
         return None
+
+
+def _remove_work_files(work_dir: Path, prefix: str) -> None:
+    for leftover in work_dir.glob(f"{prefix}-*"):
+        leftover.unlink(missing_ok=True)
 
 
 class Pipeline:
@@ -63,15 +69,16 @@ class Pipeline:
 
     def process(self, entry: SpoolEntry) -> None:
         """Process one spooled delivery completely, then remove it from the spool."""
-        raw = entry.read_raw()
         sha, size = self.spool.keep_raw(entry)
-        parsed = _safe_parse(raw)
+        raw = self.spool.raw_path(sha)
+        parsed = _safe_parse(raw, self.spool.work, entry.spool_id)
         received = datetime.fromtimestamp(entry.received_at, timezone.utc)
         unblocked: list[Unblocked] = []
         for rcpt in dict.fromkeys(a.lower() for a in entry.rcpt_tos):
             change = self._with_retries(lambda s: self._deliver(s, entry, rcpt, parsed, raw, sha, size, received))
             if change:
                 unblocked.append(change)
+        _remove_work_files(self.spool.work, entry.spool_id)
         for change in unblocked:
             self.retry_held(change)
         self.spool.done(entry)
@@ -89,7 +96,7 @@ class Pipeline:
                              detail=str(exc.orig)[:200])
         raise RuntimeError("gave up after repeated conflicts")
 
-    def _deliver(self, session: Session, entry: SpoolEntry, rcpt: str, parsed, raw: bytes,
+    def _deliver(self, session: Session, entry: SpoolEntry, rcpt: str, parsed, raw: Path,
                  sha: str, size: int, received: datetime) -> Unblocked | None:
         address = accounts.any_address(session, rcpt)
         if address is None:
@@ -108,7 +115,7 @@ class Pipeline:
         session.flush()
         return self._decide_and_write(session, message, parsed, raw)
 
-    def _decide_and_write(self, session: Session, message: ReceivedMessage, parsed, raw: bytes) -> Unblocked | None:
+    def _decide_and_write(self, session: Session, message: ReceivedMessage, parsed, raw: Path) -> Unblocked | None:
         account = session.get(Account, message.account_id)
         user = session.get(User, message.user_id)
         if parsed is None:
@@ -175,10 +182,14 @@ class Pipeline:
         message = session.get(ReceivedMessage, received_id)
         if message is None or message.status != "held":
             return None
-        raw = self.spool.read_kept(message.raw_sha256)
-        parsed = _safe_parse(raw)
+        raw = self.spool.raw_path(message.raw_sha256)
+        prefix = f"held{message.id}"
+        parsed = _safe_parse(raw, self.spool.work, prefix)
         previous = message.reason
-        change = self._decide_and_write(session, message, parsed, raw)
+        try:
+            change = self._decide_and_write(session, message, parsed, raw)
+        finally:
+            _remove_work_files(self.spool.work, prefix)
         if message.reason != previous or change:
             log.info("held_retried", received_message=message.id, before=previous, after=message.reason)
         return change
