@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta, timezone
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ..models import Attachment, Decision, Engagement, EngagementContact, ReceivedMessage
@@ -53,7 +53,11 @@ def timeline(session: Session, account_id: int, contact_address: str) -> list[di
 
 def why(session: Session, account_id: int | None, message_id: str) -> list[dict]:
     message_id = message_id.strip().strip("<>")
-    query = select(Decision).where(Decision.message_id == message_id)
+    # A forward's decision carries the wrapper's Message-ID; the user knows the original's
+    # (it is the one on the timeline), so decisions that logged it are found by that too.
+    logged_as = select(Engagement.id).where(Engagement.message_id == message_id)
+    query = select(Decision).where(or_(Decision.message_id == message_id,
+                                       Decision.engagement_id.in_(logged_as)))
     if account_id is not None:
         query = query.where(Decision.account_id == account_id)
     return [{
