@@ -305,7 +305,8 @@ def contacts_merge(obj: Context, keep_email, other_email, as_json):
         account_id = obj.account_id(session)
         keep = contacts.merge(session, account_id, _address(keep_email), _address(other_email))
         addresses = set(contacts.contact_emails(session, keep.id))
-    logged = _retro(obj, account_id, addresses, set())
+        names = {keep.name} if keep.name else set()  # a name shared by both may now be unique
+    logged = _retro(obj, account_id, addresses, names)
     with obj.session() as session:
         data = dict(queries.contact_dict(session, account_id, _address(keep_email)), retroactively_logged=logged)
     _emit(data, as_json, f"merged {other_email} into {keep_email}; {logged} held message(s) logged")
@@ -421,7 +422,7 @@ def held_purge(obj: Context, as_json):
     with obj.session() as session:
         expired = privacy.expired_held(session, obj.settings.held_retention_days)
         for message in expired:
-            lifecycle.expire(session, message)
+            lifecycle.expire(session, message, obj.settings.held_retention_days)
         session.flush()
         shas = {m.raw_sha256 for m in expired}
         removable = [sha for sha in shas if not privacy.raw_still_needed(session, sha)]

@@ -1,7 +1,7 @@
 """The one place that sets a received message's status (held -> logged, and so on).
 
     received --decide--> logged | held | not_logged
-    held --retry--> logged | held | not_logged,   held --retention--> expired
+    held --retry--> logged | held | not_logged,   held --retention--> expired (recorded as HELD_EXPIRED)
     logged --never-log purge--> purged
 
 Every decision is appended to `decisions` here too, so a status never changes without a
@@ -14,6 +14,7 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from .models import Decision as DecisionRow, HeldWait, ReceivedMessage
+from .reasons import HELD_EXPIRED
 from .rules import Decision
 
 ALLOWED = {
@@ -66,8 +67,13 @@ def record(session: Session, message: ReceivedMessage, decision: Decision,
     session.flush()
 
 
-def expire(session: Session, message: ReceivedMessage) -> None:
+def expire(session: Session, message: ReceivedMessage, retention_days: int) -> None:
+    """A held message past retention: no longer retried; `why` says so."""
     _move(message, "expired")
+    session.add(DecisionRow(account_id=message.account_id, received_message_id=message.id,
+                            message_id=message.message_id, logging_address=message.logging_address,
+                            reason=HELD_EXPIRED, detail=f"held since {message.received_at:%Y-%m-%d}, "
+                            f"retention {retention_days} days; it was {message.reason}"))
     session.execute(delete(HeldWait).where(HeldWait.received_message_id == message.id))
 
 

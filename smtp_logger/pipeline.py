@@ -157,10 +157,10 @@ class Pipeline:
                 if held_id in seen:
                     continue
                 seen.add(held_id)
-                result = self._with_retries(lambda s: self._retry_one(s, held_id))
-                if result:
-                    logged += 1
-                    queue.append(result)
+                was_logged, change = self._with_retries(lambda s: self._retry_one(s, held_id))
+                logged += was_logged
+                if change:  # a logged message may unblock others in turn
+                    queue.append(change)
         return logged
 
     def _waiting(self, change: Unblocked) -> list[int]:
@@ -178,10 +178,11 @@ class Pipeline:
                         HeldWait.value.in_(values))))
             return sorted(ids)
 
-    def _retry_one(self, session: Session, received_id: int) -> Unblocked | None:
+    def _retry_one(self, session: Session, received_id: int) -> tuple[bool, Unblocked | None]:
+        """Decide a held message again: (was it logged now, what that unblocks)."""
         message = session.get(ReceivedMessage, received_id)
         if message is None or message.status != "held":
-            return None
+            return False, None
         raw = self.spool.raw_path(message.raw_sha256)
         prefix = f"held{message.id}"
         parsed = _safe_parse(raw, self.spool.work, prefix)
@@ -192,7 +193,7 @@ class Pipeline:
             _remove_work_files(self.spool.work, prefix)
         if message.reason != previous or change:
             log.info("held_retried", received_message=message.id, before=previous, after=message.reason)
-        return change
+        return message.status == "logged", change
 
     def contacts_changed(self, account_id: int, addresses: set[str], names: set[str]) -> int:
         """Called after contacts are created, given an address, or merged."""

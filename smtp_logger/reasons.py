@@ -18,6 +18,9 @@ HELD_REASONS = frozenset({
     "NOT_IN_LOGGED_THREAD", "UNPARSEABLE",
 })
 
+# Not a rule's verdict: what the lifecycle records when a held message leaves the hold unlogged.
+HELD_EXPIRED = "HELD_EXPIRED"
+
 EXPLANATIONS = {
     LOGGED: "Logged on the contact's timeline.",
     "SENDER_NOT_ALLOWED": "Not logged: it was sent to your BCC address from an address that is not "
@@ -43,6 +46,8 @@ EXPLANATIONS = {
     "THREAD_OWNED_BY_OTHER_USER": "Not logged: the conversation was started by another user, so "
                                   "it is logged for them, not for you.",
     "UNPARSEABLE": "Not logged: the message could not be read. It is kept for the administrator.",
+    HELD_EXPIRED: "Not logged: it was held longer than the retention time without becoming "
+                  "loggable, so it was deleted. Forward it again to log it.",
 }
 
 
