@@ -48,10 +48,13 @@ def _offset_of(value: datetime | None) -> int:
     return int(value.utcoffset().total_seconds() // 60)
 
 
-def _aware(value: datetime | None, fallback: datetime) -> datetime:
+def _aware(value: datetime | None, fallback: datetime, zone_hint: datetime | None = None) -> datetime:
+    """An aware datetime; a naive one is read in the forwarder's zone (their Date header)."""
     if value is None:
         return fallback
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if value.tzinfo:
+        return value
+    return value.replace(tzinfo=zone_hint.tzinfo if zone_hint and zone_hint.tzinfo else timezone.utc)
 
 
 def _reply_text(text: str, html: str | None) -> str:
@@ -72,7 +75,7 @@ def _from_original(o: OriginalMessage, way: str, user_addresses: frozenset[str],
                                + ([o.in_reply_to] if o.in_reply_to else []) + list(o.references)))
     dedup = f"mid:{o.message_id}" if o.message_id else _hash_key(
         sender or (o.from_.name if o.from_ else "") or "", o.date_raw or "", o.subject, o.body_text.strip())
-    sent_at = _aware(o.date, received)
+    sent_at = _aware(o.date, received, parsed.date)
     candidate = Candidate(
         way=way, direction=direction, from_=o.from_, to=tuple(o.to), cc=tuple(o.cc),
         subject=o.subject, sent_at=sent_at, thread_keys=keys, dedup_key=dedup,
@@ -80,7 +83,7 @@ def _from_original(o: OriginalMessage, way: str, user_addresses: frozenset[str],
         automatic=classify(parsed.email), unparseable=False)
     attachments = [a for a in parsed.attachments if a.content_type != "message/rfc822"] \
         if o.source == "attachment" else parsed.attachments
-    content = Content(o.subject, sent_at, _offset_of(o.date), o.body_text, o.body_html,
+    content = Content(o.subject, sent_at, _offset_of(sent_at), o.body_text, o.body_html,
                       _reply_text(o.body_text, o.body_html), o.message_id, keys, attachments)
     return candidate, content
 
