@@ -1,0 +1,99 @@
+"""The printed table of bench/run.py: one row per figure, columns sink, ours-sqlite,
+ours-postgres and the ratios ours/sink (throughput: higher is better; times, memory: lower).
+Values come from the JSON dict that run.py writes.
+"""
+
+from __future__ import annotations
+
+
+def _g(d: dict, *path):
+    for key in path:
+        if not isinstance(d, dict) or key not in d:
+            return None
+        d = d[key]
+    return d
+
+
+def _errors(d: dict | None) -> int | None:
+    return None if d is None else sum(d.values())
+
+
+def _reasons(d: dict | None) -> str | None:
+    return None if not d else " ".join(f"{k}:{v}" for k, v in sorted(d.items()))
+
+
+def _p99_ratio(r: dict):
+    a, b = _g(r, "c_alone", "p99_ms"), _g(r, "c_during", "p99_ms")
+    return round(b / a, 2) if a and b is not None else None
+
+
+def _c_count(r: dict):
+    c = r.get("c_during") or {}
+    return f"{c.get('ok')} ok / {_errors(c.get('errors'))} err" if c else None
+
+
+ROWS = [
+    ("(a) smtp-source, 20 sessions, 10 KB, conn/msg", None),
+    ("  msgs/s acknowledged (250)", lambda r: _g(r, "source", "msgs_per_s")),
+    ("  msgs/s until every one decided", lambda r: _g(r, "source", "decided_per_s")),
+    ("  seconds until every one decided", lambda r: _g(r, "source", "until_decided_s")),
+    ("  smtp-source error lines", lambda r: _g(r, "source", "error_lines")),
+    ("  decisions", lambda r: _reasons(_g(r, "source", "reasons"))),
+    ("(a) our client (aiosmtplib), 20 senders, BCC", None),
+    ("  msgs/s acknowledged (250)", lambda r: _g(r, "client", "msgs_per_s")),
+    ("  msgs/s until every one LOGGED", lambda r: _g(r, "client", "logged_per_s")),
+    ("  p50 ms connect..QUIT", lambda r: _g(r, "client", "p50_ms")),
+    ("  p99 ms connect..QUIT", lambda r: _g(r, "client", "p99_ms")),
+    ("  p50 ms connect..decision", lambda r: _g(r, "client", "decision_p50_ms")),
+    ("  p99 ms connect..decision", lambda r: _g(r, "client", "decision_p99_ms")),
+    ("  errors (SMTP codes, exceptions)", lambda r: _errors(_g(r, "client", "errors"))),
+    ("  decisions", lambda r: _reasons(_g(r, "client", "reasons"))),
+    ("(b) one message, 49 MiB attachment (smtp-source -F)", None),
+    ("  seconds to 250", lambda r: _g(r, "big", "to_250_s")),
+    ("  seconds to decision (sink: 250)", lambda r: _g(r, "big", "to_decision_s")),
+    ("  decision", lambda r: _reasons(_g(r, "big", "reasons"))),
+    ("  idle RSS MB", lambda r: _g(r, "big", "idle_rss_mb")),
+    ("  peak RSS growth MB (20 ms samples)", lambda r: _g(r, "big", "rss_growth_mb")),
+    ("  VmHWM growth MB", lambda r: _g(r, "big", "hwm_growth_mb")),
+    ("  peak growth / wire size", lambda r: _g(r, "big", "growth_per_size")),
+    ("(c) small msgs, 5 senders (our client)", None),
+    ("  p99 ms alone", lambda r: _g(r, "c_alone", "p99_ms")),
+    ("  p99 ms while big message in flight", lambda r: _g(r, "c_during", "p99_ms")),
+    ("  p99 during / alone", _p99_ratio),
+    ("  small msgs during big", _c_count),
+    ("  errors alone", lambda r: _errors(_g(r, "c_alone", "errors"))),
+    ("  big: seconds to decision under load", lambda r: _g(r, "c_big", "to_decision_s")),
+    ("server alive at the end", lambda r: r.get("alive")),
+]
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:,.2f}" if abs(v) < 100 else f"{v:,.0f}"
+    return str(v)
+
+
+def table(out: dict) -> str:
+    res = out["targets"]
+    cols = [c for c in ("sink", "ours-sqlite", "ours-postgres") if c in res]
+    ours = [c for c in cols if c != "sink"]
+    head = ["figure", *cols, *(f"{c[5:]}/sink" for c in ours)]
+    lines = []
+    for label, fn in ROWS:
+        if fn is None:
+            lines.append([label] + [""] * (len(head) - 1))
+            continue
+        vals = [fn(res[c]) for c in cols]
+        row = [label, *(_fmt(v) for v in vals)]
+        sink = vals[0] if cols and cols[0] == "sink" else None
+        for c in ours:
+            v = vals[cols.index(c)]
+            ok = isinstance(v, (int, float)) and isinstance(sink, (int, float)) and not isinstance(v, bool)
+            row.append(f"{v / sink:.2f}x" if ok and sink else "")
+        lines.append(row)
+    widths = [max(len(r[i]) for r in [head, *lines]) for i in range(len(head))]
+    fmt = lambda r: "  ".join(x.ljust(w) if i == 0 else x.rjust(w)  # noqa: E731
+                              for i, (x, w) in enumerate(zip(r, widths)))
+    return "\n".join([fmt(head), "-" * (sum(widths) + 2 * len(widths) - 2), *map(fmt, lines)])

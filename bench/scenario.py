@@ -1,0 +1,112 @@
+"""The measurements run against one target (sink or ours), in this order on a fresh process:
+warm-up, (b) the 49 MiB message alone (time and memory), (a) smtp-source and our client at 20
+concurrent senders, (c) small messages at 5 senders without, then with, a big message in flight.
+For ours every phase waits until each accepted message has its decision in the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from pathlib import Path
+
+import loads
+from procmem import PeakSampler, tree_hwm, tree_rss
+from targets import Target
+
+MiB = 1024 * 1024
+
+
+async def _decided(t: Target, like: str, expected: int, interval: float = 0.05) -> dict:
+    """Wait (in a thread) for `expected` decisions; returns count, when, completeness, reasons."""
+    n, when, complete = await asyncio.to_thread(t.decisions.wait, like, expected, interval)
+    return {"decided": n, "t_mono": when, "complete": complete,
+            "reasons": await asyncio.to_thread(t.decisions.reasons, like)}
+
+
+def _decision_latencies(t: Target, like: str, starts: dict[str, float]) -> dict:
+    at = t.decisions.decided_at(like)
+    lat = [at[m] - s for m, s in starts.items() if m in at]
+    ms = lambda v: None if v is None else round(v * 1000, 1)  # noqa: E731
+    return {"decision_p50_ms": ms(loads.percentile(lat, 50)),
+            "decision_p99_ms": ms(loads.percentile(lat, 99))}
+
+
+async def _small(t: Target, tag: str, count: int, conc: int, stop=None) -> dict:
+    t0 = time.monotonic()
+    res = await loads.small_load(t.port, t.rcpt, tag, count, conc, stop)
+    out = res.summary()
+    if t.decisions is not None:
+        like = f"bench.{tag}.%"
+        d = await _decided(t, like, res.ok)
+        out.update(decided=d["decided"], complete=d["complete"], reasons=d["reasons"],
+                   until_decided_s=round(d["t_mono"] - t0, 3),
+                   decided_per_s=round(d["decided"] / (d["t_mono"] - t0), 1))
+        out.update(_decision_latencies(t, like, res.starts))
+        out["logged_per_s"] = round(d["reasons"].get("LOGGED", 0) / (d["t_mono"] - t0), 1)
+    else:
+        out.update(until_decided_s=out["elapsed_s"], decided_per_s=out["msgs_per_s"],
+                   logged_per_s=out["msgs_per_s"])
+    return out
+
+
+async def _big(t: Target, path: Path, payload: bytes, tag: str) -> dict:
+    """Send the big message with smtp-source -F; time to 250 and (ours) to its decision."""
+    mid, wire = await asyncio.to_thread(loads.big_message_file, str(path), tag, payload)
+    t0 = time.monotonic()
+    src = await loads.smtp_source(t.port, t.rcpt, ["-s", "1", "-m", "1", "-F", str(path)], 600)
+    out = {"wire_bytes": wire, "smtp": src, "to_250_s": round(time.monotonic() - t0, 3)}
+    if t.decisions is not None:
+        d = await _decided(t, mid, 1, interval=0.02)
+        out.update(decided=d["complete"], reasons=d["reasons"],
+                   to_decision_s=round(d["t_mono"] - t0, 3))
+    else:
+        out["to_decision_s"] = out["to_250_s"]
+    path.unlink(missing_ok=True)
+    return out
+
+
+async def run(t: Target, cfg: dict, payload: bytes, work: Path) -> dict:
+    r: dict = {"target": t.name}
+    run_id = uuid.uuid4().hex[:6]
+    await _small(t, f"warm{run_id}", 20, 5)
+    await asyncio.sleep(1.0)
+    base = tree_rss(t.pid)
+    with PeakSampler(t.pid) as sampler:
+        big = await _big(t, work / f"big-{t.name}.eml", payload, f"bigB{run_id}")
+    hwm = tree_hwm(t.pid)
+    big.update(idle_rss_mb=round(base / MiB, 1), peak_rss_mb=round(sampler.peak / MiB, 1),
+               rss_growth_mb=round((sampler.peak - base) / MiB, 1),
+               hwm_growth_mb=round((hwm - base) / MiB, 1), rss_samples=sampler.samples)
+    big["growth_per_size"] = round(max(sampler.peak - base, 0) / big["wire_bytes"], 2)
+    r["big"] = big
+
+    n = cfg["count"]
+    host = f"srca{run_id}.bench.example"
+    t0 = time.monotonic()
+    src = await loads.smtp_source(t.port, t.rcpt, ["-s", "20", "-m", str(n), "-l", "10240",
+                                                   "-M", host, "-S", "Quarterly proposal"], 900)
+    accepted = n - src["error_lines"]
+    src["msgs_per_s"] = round(accepted / src["elapsed_s"], 1)
+    if t.decisions is not None:
+        d = await _decided(t, f"%@{host}", n)
+        src.update(decided=d["decided"], complete=d["complete"], reasons=d["reasons"],
+                   until_decided_s=round(d["t_mono"] - t0, 3),
+                   decided_per_s=round(d["decided"] / (d["t_mono"] - t0), 1))
+    else:
+        src.update(until_decided_s=src["elapsed_s"], decided_per_s=src["msgs_per_s"])
+    r["source"] = src
+    r["client"] = await _small(t, f"a{run_id}", n, 20)
+
+    r["c_alone"] = await _small(t, f"c0{run_id}", cfg["c_count"], 5)
+    stop = asyncio.Event()
+    small = asyncio.create_task(_small(t, f"c1{run_id}", cfg["c_cap"], 5, stop))
+    await asyncio.sleep(0.2)  # small load running before the big one starts
+    big2 = await _big(t, work / f"big2-{t.name}.eml", payload, f"bigC{run_id}")
+    stop.set()
+    r["c_during"] = await small
+    r["c_big"] = big2
+    r["alive"] = t.proc.poll() is None
+    r["log_tail"] = t.log_tail()
+    return r

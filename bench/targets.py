@@ -1,0 +1,195 @@
+"""The systems under test for bench/run.py: the bare aiosmtpd sink (bench/sink.py) and our
+server (`smtp-logger serve`) on SQLite or a fresh PostgreSQL database, each in its own process
+group on 127.0.0.1, plus read-only access to our `decisions` table to see what was logged.
+Every start registers its cleanup (process group, temp dir, database) on an ExitStack.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import ExitStack
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = ROOT / ".venv" / "bin"
+PG_ADMIN = "postgresql://root@127.0.0.1:5432/postgres"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before listening")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.recv(100)  # the 220 greeting
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
+
+
+def stop_group(proc: subprocess.Popen) -> None:
+    """SIGTERM the process group we started, SIGKILL after 10 s."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+        except ProcessLookupError:
+            pass
+
+
+def pg_available() -> bool:
+    try:
+        import psycopg
+        with psycopg.connect(PG_ADMIN, connect_timeout=2):
+            return True
+    except Exception:
+        return False
+
+
+class Decisions:
+    """Read-only view of our `decisions` table (SQLite file or PostgreSQL URL)."""
+
+    def __init__(self, sqlite_path: Path | None = None, pg_url: str | None = None):
+        if sqlite_path is not None:
+            self.conn = sqlite3.connect(f"file:{sqlite_path}?mode=ro", uri=True,
+                                        isolation_level=None, timeout=30,
+                                        check_same_thread=False)
+            self.ph = "?"
+        else:
+            import psycopg
+            self.conn = psycopg.connect(pg_url, autocommit=True)
+            self.conn.execute("SET default_transaction_read_only = on")
+            self.ph = "%s"
+
+    def _rows(self, sql: str, *args):
+        return self.conn.execute(sql.replace("?", self.ph), args).fetchall()
+
+    def count(self, like: str) -> int:
+        return self._rows("SELECT count(DISTINCT message_id) FROM decisions WHERE message_id LIKE ?",
+                          like)[0][0]
+
+    def reasons(self, like: str) -> dict[str, int]:
+        rows = self._rows("SELECT reason, count(*) FROM decisions WHERE message_id LIKE ? "
+                          "GROUP BY reason", like)
+        return {r: n for r, n in rows}
+
+    def decided_at(self, like: str) -> dict[str, float]:
+        """Message-ID -> epoch seconds of its first decision."""
+        out = {}
+        for mid, at in self._rows("SELECT message_id, min(decided_at) FROM decisions "
+                                  "WHERE message_id LIKE ? GROUP BY message_id", like):
+            if isinstance(at, str):
+                at = datetime.fromisoformat(at)
+            if at.tzinfo is None:
+                at = at.replace(tzinfo=timezone.utc)
+            out[mid] = at.timestamp()
+        return out
+
+    def wait(self, like: str, expected: int, interval: float = 0.05, stall: float = 60,
+             cap: float = 900) -> tuple[int, float, bool]:
+        """Poll until `expected` distinct messages matching `like` have a decision.
+        Returns (count, monotonic time when reached or given up, complete?)."""
+        last, last_change, t0 = -1, time.monotonic(), time.monotonic()
+        while True:
+            n = self.count(like)
+            now = time.monotonic()
+            if n >= expected:
+                return n, now, True
+            if n != last:
+                last, last_change = n, now
+            if now - last_change > stall or now - t0 > cap:
+                return n, now, False
+            time.sleep(interval)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class Target:
+    """A running system under test."""
+
+    def __init__(self, name: str, port: int, proc: subprocess.Popen, rcpt: str,
+                 decisions: Decisions | None, log_path: Path | None):
+        self.name, self.port, self.proc, self.rcpt = name, port, proc, rcpt
+        self.decisions, self.log_path = decisions, log_path
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def log_tail(self, n: int = 20) -> list[str]:
+        if self.log_path is None or not self.log_path.exists():
+            return []
+        return self.log_path.read_text(errors="replace").splitlines()[-n:]
+
+
+def start_sink(stack: ExitStack) -> Target:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / "sink.py"), "--port", str(port)],
+                            stdout=subprocess.DEVNULL, start_new_session=True)
+    stack.callback(stop_group, proc)
+    wait_port(port, proc)
+    return Target("sink", port, proc, "sink@bcc.smtp-logger.localhost", None, None)
+
+
+def start_ours(stack: ExitStack, backend: str, log_dir: Path) -> Target:
+    """`smtp-logger serve` on a fresh data dir (and a fresh PostgreSQL database if asked)."""
+    data_dir = Path(tempfile.mkdtemp(prefix=f"smtp_logger_bench_{backend}_"))
+    stack.callback(shutil.rmtree, data_dir, True)
+    port = free_port()
+    env = dict(os.environ, SMTP_LOGGER_DATA_DIR=str(data_dir), SMTP_LOGGER_PORT=str(port),
+               SMTP_LOGGER_HOST="127.0.0.1", SMTP_LOGGER_LOG_LEVEL="warning",
+               SMTP_LOGGER_LOG_FORMAT="json", SMTP_LOGGER_METRICS_PORT="0")
+    pg_url = None
+    if backend == "postgres":
+        import psycopg
+        db = f"bench_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{db}"')
+        stack.callback(_drop_db, db)
+        pg_url = f"postgresql://root@127.0.0.1:5432/{db}"
+        env["SMTP_LOGGER_DATABASE_URL"] = f"postgresql+psycopg://root@127.0.0.1/{db}"
+        subprocess.run([str(BIN / "smtp-logger"), "db", "upgrade"], env=env, cwd=ROOT,
+                       check=True, capture_output=True, timeout=120)
+    out = subprocess.run([str(BIN / "smtp-logger"), "users", "add", "bench@ours.example", "--json"],
+                         env=env, cwd=ROOT, check=True, capture_output=True, timeout=120)
+    rcpt = json.loads(out.stdout)["bcc_address"]
+    log_path = log_dir / f"ours-{backend}.log"
+    log = open(log_path, "wb")
+    stack.callback(log.close)
+    proc = subprocess.Popen([str(BIN / "smtp-logger"), "serve", "--host", "127.0.0.1", "--port",
+                             str(port)], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    stack.callback(stop_group, proc)
+    wait_port(port, proc)
+    decisions = Decisions(data_dir / "smtp_logger.db") if backend == "sqlite" else Decisions(pg_url=pg_url)
+    stack.callback(decisions.close)
+    return Target(f"ours-{backend}", port, proc, rcpt, decisions, log_path)
+
+
+def _drop_db(db: str) -> None:
+    import psycopg
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
