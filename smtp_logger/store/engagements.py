@@ -64,11 +64,16 @@ def new_thread(session: Session, account_id: int, owner_user_id: int, owner_team
     return thread
 
 
-def remember_keys(session: Session, account_id: int, thread_id: int, keys: tuple[str, ...]) -> None:
-    """Tie these Message-IDs to the thread (ones another thread already knows stay there)."""
+def remember_keys(session: Session, account_id: int, thread_id: int, keys: tuple[str, ...],
+                  new_thread: bool = False) -> None:
+    """Tie these Message-IDs to the thread (ones another thread already knows stay there).
+
+    For a thread created just now every key is inserted: if a racing receiver tied one of them
+    to its own new thread meanwhile, the unique constraint fails this transaction, and its retry
+    joins that thread instead of splitting the conversation in two."""
     if not keys:
         return
-    known = set(session.scalars(select(ThreadMessageId.message_id).where(
+    known = set() if new_thread else set(session.scalars(select(ThreadMessageId.message_id).where(
         ThreadMessageId.account_id == account_id, ThreadMessageId.message_id.in_(keys))))
     for key in dict.fromkeys(keys):
         if key not in known:

@@ -61,7 +61,8 @@ def write(session: Session, account: Account, c: Candidate, content: Content, pl
     else:
         thread_id = engagements.new_thread(session, account.id, plan.owner_user_id, plan.owner_team_id,
                                            c.subject_key, plan.thread_never_log).id
-    engagements.remember_keys(session, account.id, thread_id, c.thread_keys)
+    engagements.remember_keys(session, account.id, thread_id, c.thread_keys,
+                              new_thread=plan.thread_id is None)
     contact_ids = list(plan.contact_ids)
     created = []
     for box in plan.new_contacts:
