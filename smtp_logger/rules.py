@@ -225,7 +225,9 @@ def sender_not_contact(c: Candidate, facts: CrmFacts) -> Decision | None:
 
 
 def _thread_waits(c: Candidate) -> tuple[tuple[str, str], ...]:
-    return tuple(("message_id", key) for key in c.thread_keys[1:])
+    """Message-IDs whose logging would put this email in a logged thread: what it answers
+    (a late original) and its own (a logged reply to it, e.g. the user's BCC'd answer)."""
+    return tuple(("message_id", key) for key in c.thread_keys)
 
 
 def not_in_logged_thread(c: Candidate, facts: CrmFacts) -> Decision | None:

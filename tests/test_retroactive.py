@@ -140,6 +140,20 @@ def test_late_original_logs_replies_that_arrived_first(receiver, alice):
     assert reasons(receiver, reply) == ["NOT_IN_LOGGED_THREAD", "LOGGED"]
 
 
+def test_new_mail_from_a_contact_joins_the_thread_of_the_bccd_answer(receiver, alice):
+    question = message(f"Bob Buyer <{BOB}>", ALICE, subject="Nieuwe vestiging", date=at(8),
+                       body="Alice, we openen een vestiging in Gent. Kunnen jullie leveren?\n")
+    auto_copy(receiver, alice, question)
+    assert reasons(receiver, question) == ["NOT_IN_LOGGED_THREAD"]  # a contact, but no logged thread
+    answer = message(ALICE, BOB, subject="Re: Nieuwe vestiging", body="Ja, graag!\n", date=at(9),
+                     in_reply_to=question["Message-ID"])
+    bcc(receiver, alice, answer)
+    assert reasons(receiver, question) == ["NOT_IN_LOGGED_THREAD", "LOGGED"]
+    newest, oldest = receiver.cli.json("timeline", BOB)
+    assert (newest["message_id"], oldest["message_id"]) == (msgid(answer), msgid(question))
+    assert newest["thread_id"] == oldest["thread_id"] and oldest["sent_at"] == iso(question)
+
+
 def _dsn(original) -> bytes:
     return (
         "From: Mail Delivery System <MAILER-DAEMON@mx.acme.example>\r\n"

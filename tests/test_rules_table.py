@@ -114,3 +114,4 @@ def test_held_reasons_say_what_they_wait_for():
     assert decision.held and ("address", "stranger@newco.example") in decision.waits
     decision = decide(auto_copy(), BASE_FACTS)
     assert decision.held and ("message_id", "m1@x") in decision.waits
+    assert ("message_id", "r1@x") in decision.waits  # a logged answer to it brings it in too
