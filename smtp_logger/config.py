@@ -43,6 +43,7 @@ class Settings:
     held_retention_days: int = 30
     rotation_grace_hours: float = 0
     workers: int = 2
+    worker_processes: int = 2
     log_format: str = "auto"
     log_level: str = "info"
     metrics_port: int = 0

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from email.headerregistry import HeaderRegistry
 from email.utils import parsedate_to_datetime
 
 from pathlib import Path
@@ -22,6 +23,27 @@ from .htmltext import html_to_text
 from .largeparts import BLOB_HEADER, Blob, parse_blob_header, skeletonize
 
 _MSGID = re.compile(r"<([^<>\s]+)>")
+
+
+class _CachingHeaderRegistry(HeaderRegistry):
+    """policy.default parses a header again on every access (classify, forwards and the rules
+    read the same few headers many times): keep the parsed (immutable) header objects."""
+
+    def __init__(self):
+        super().__init__()
+        self._cache: dict[tuple[str, str], object] = {}
+
+    def __call__(self, name, value):
+        key = (name.lower(), value)
+        header = self._cache.get(key)
+        if header is None:
+            if len(self._cache) > 20_000:
+                self._cache.clear()
+            header = self._cache[key] = super().__call__(name, value)
+        return header
+
+
+POLICY = policy.default.clone(header_factory=_CachingHeaderRegistry())
 
 
 @dataclass
@@ -177,7 +199,7 @@ def parse_file(path: Path, work_dir: Path, prefix: str) -> ParsedMessage:
 
 def parse_message(raw: bytes, work_dir: Path | None = None) -> ParsedMessage:
     defects: list[str] = []
-    msg = message_from_bytes(raw, policy=policy.default)
+    msg = message_from_bytes(raw, policy=POLICY)
     defects.extend(d.__class__.__name__ for d in getattr(msg, "defects", []))
     from_ = parse_mailbox(header_text(msg, "From", defects) or raw_header(msg, "From"))
     subject = header_text(msg, "Subject", defects)

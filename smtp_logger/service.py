@@ -6,8 +6,10 @@ crash is processed again before new mail). Owns start and stop; no SMTP or SQL d
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import signal
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 import structlog
 from prometheus_client import Counter, Gauge, start_http_server
@@ -26,14 +28,39 @@ FAILED = Counter("smtp_logger_processing_failures_total", "Processing attempts t
 BACKLOG = Gauge("smtp_logger_spool_backlog", "Deliveries spooled and not yet processed")
 
 
+_worker_pipeline: Pipeline | None = None
+
+
+def _init_worker(settings) -> None:
+    """In each worker process: logging, a database pool and a pipeline of its own."""
+    global _worker_pipeline
+    from .logsetup import configure
+    configure(settings.log_format, settings.log_level)
+    _worker_pipeline = Pipeline(settings, session_factory(settings.db_url), Spool(settings.data_path))
+
+
+def _process_in_worker(entry: SpoolEntry) -> None:
+    _worker_pipeline.process(entry)
+
+
+def make_executor(settings):
+    """Worker processes keep parsing and SQL off the SMTP process's core (and GIL);
+    worker_processes = 0 runs them in threads of the server process instead."""
+    if settings.worker_processes > 0:
+        return ProcessPoolExecutor(max_workers=settings.worker_processes,
+                                   mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_init_worker, initargs=(settings,))
+    return ThreadPoolExecutor(max_workers=max(1, settings.workers), thread_name_prefix="smtp-logger-worker")
+
+
 class App:
     def __init__(self, settings):
         self.settings = settings
         self.sessions = session_factory(settings.db_url)
         self.spool = Spool(settings.data_path)
         self.pipeline = Pipeline(settings, self.sessions, self.spool)
-        self.executor = ThreadPoolExecutor(max_workers=max(1, settings.workers),
-                                           thread_name_prefix="smtp-logger-worker")
+        self.executor = make_executor(settings)
+        self.in_processes = isinstance(self.executor, ProcessPoolExecutor)
         self.connections = 0
         self.loop: asyncio.AbstractEventLoop | None = None
         self.pending: set[asyncio.Future] = set()
@@ -53,10 +80,16 @@ class App:
         delay = 1.0
         while True:
             try:
-                await self.loop.run_in_executor(self.executor, self.pipeline.process, entry)
+                task = _process_in_worker if self.in_processes else self.pipeline.process
+                await self.loop.run_in_executor(self.executor, task, entry)
                 PROCESSED.inc()
                 BACKLOG.dec()
                 return
+            except BrokenProcessPool:
+                log.error("worker_process_died", spool_id=entry.spool_id)
+                self.executor = make_executor(self.settings)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 300)
             except Exception as exc:  # stays in the spool; retried here and at the next start
                 FAILED.inc()
                 log.error("processing_failed", spool_id=entry.spool_id,

@@ -164,6 +164,7 @@ def make_env(tmp_path: Path, db_url: str, **extra) -> dict:
         "SMTP_LOGGER_DATABASE_URL": db_url,
         "SMTP_LOGGER_LOG_FORMAT": "json",
         "SMTP_LOGGER_LOG_LEVEL": "warning",
+        "SMTP_LOGGER_WORKER_PROCESSES": "0",  # threads: fast start-up; process mode has its own tests
     }
     env.update({f"SMTP_LOGGER_{k.upper()}": str(v) for k, v in extra.items()})
     return env

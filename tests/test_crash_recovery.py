@@ -44,7 +44,7 @@ def _wait_for(predicate, timeout=60):
 
 def test_sigkill_after_250_loses_nothing_and_duplicates_nothing(tmp_path, db_url, cli):
     port = free_port()
-    env = make_env(tmp_path, db_url, port=port, workers=1)
+    env = make_env(tmp_path, db_url, port=port, worker_processes=2)  # production mode
     cli.env = env
     user = cli.json("users", "add", ALICE)
     proc = _start(env)
@@ -68,4 +68,5 @@ def test_sigkill_after_250_loses_nothing_and_duplicates_nothing(tmp_path, db_url
         assert [d["reason"] for d in cli.json("why", msgid(m))] == ["LOGGED"]
         assert len(cli.json("timeline", f"buyer{i}@acme.example")) == 1
     assert not list((tmp_path / "data" / "spool" / "new").iterdir())
+    spooled = [p for p in spooled if p.suffix == ".json"]
     print(f"{len(spooled)} of {len(burst)} messages were still only in the spool at SIGKILL")
