@@ -73,8 +73,8 @@ def big_message_file(path: str, tag: str, payload: bytes) -> tuple[str, int]:
     return mid, n + (head + body + tail).count(b"\n")
 
 
-def big_payload() -> bytes:
-    return os.urandom(BIG_MIB * 1024 * 1024)
+def big_payload(mib: float = BIG_MIB) -> bytes:
+    return os.urandom(int(mib * 1024 * 1024))
 
 
 def percentile(values: list[float], p: float) -> float | None:

@@ -5,6 +5,7 @@ Linux only; a process that vanished counts as 0.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -67,3 +68,42 @@ class PeakSampler:
         self._stop.set()
         self._thread.join()
         self.peak = max(self.peak, tree_rss(self.pid))
+
+
+def cpu_busy(interval: float = 1.0) -> float:
+    """Machine-wide CPU use (0..1) over `interval` seconds, from /proc/stat."""
+    def snap():
+        vals = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return sum(vals), vals[3] + vals[4]  # total, idle + iowait
+    t1, i1 = snap()
+    time.sleep(interval)
+    t2, i2 = snap()
+    return 1 - (i2 - i1) / max(t2 - t1, 1)
+
+
+def wait_quiet(limit: float = 0.25, timeout: float = 120) -> float:
+    """Wait until the machine is at most `limit` busy (other people's loads); returns the last
+    reading, even when it stayed busy for `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    busy = cpu_busy()
+    while busy > limit and time.monotonic() < deadline:
+        busy = cpu_busy(2.0)
+    return busy
+
+
+def machine_cpu_s() -> float:
+    """Busy CPU seconds of the whole machine since boot (all cores)."""
+    vals = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
+    return (sum(vals) - vals[3] - vals[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds of pid and its live descendants, including their reaped children."""
+    total = 0
+    for p in descendants(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
+        except (OSError, ValueError, IndexError):
+            pass
+    return total / os.sysconf("SC_CLK_TCK")

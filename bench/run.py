@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import loads  # noqa: E402
 import scenario  # noqa: E402
 import targets  # noqa: E402
+from procmem import descendants, machine_cpu_s, tree_cpu_s, wait_quiet  # noqa: E402
 from report import table  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -62,12 +63,18 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="500 small messages instead of 3000")
     parser.add_argument("--count", type=int, help="small messages per load (a)")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--big-mib", type=float, default=loads.BIG_MIB,
+                        help="attachment size of load (b) in MiB (49 MiB is over the 50 MB cap)")
     args = parser.parse_args()
     command = shlex.join([sys.executable, *sys.argv])
     print(f"command: {command}", flush=True)
     cfg = {"count": args.count or (500 if args.quick else 3000),
-           "c_count": 150 if args.quick else 500, "c_cap": 5000}
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+           "c_count": 150 if args.quick else 500, "c_cap": 5000,
+           "big_attachment_bytes": int(args.big_mib * 1024 * 1024)}
+    # Our own handlers (asyncio.run's SIGINT handling can lose the cancellation in wait_for):
+    # Ctrl-C and SIGTERM raise KeyboardInterrupt wherever we are; ExitStacks then clean up.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     RESULTS.mkdir(exist_ok=True)
     out: dict = {"command": command, "started": stamp, "config": cfg, "nproc": os.cpu_count(),
@@ -82,7 +89,7 @@ def main() -> int:
         if "postgres" in names and not targets.pg_available():
             print("PostgreSQL not reachable at 127.0.0.1:5432: skipped", flush=True)
             names.remove("postgres")
-        payload = loads.big_payload()
+        payload = loads.big_payload(args.big_mib)
         with ExitStack() as outer:
             work = Path(tempfile.mkdtemp(prefix="smtp_logger_bench_work_"))
             outer.callback(shutil.rmtree, work, True)
@@ -91,15 +98,28 @@ def main() -> int:
             for name in names:
                 print(f"running {name} ...", flush=True)
                 started = time.monotonic()
+                busy = wait_quiet()  # up to 2 min for other people's loads to end
+                others = _others()
+                out.setdefault("environment", {})[name] = {
+                    "cpu_busy_before": round(busy, 2), "loadavg_1m": os.getloadavg()[0],
+                    "other_processes": others}
+                if others or busy > 0.25:
+                    print(f"  WARNING: CPU {busy:.0%} busy before start, {len(others)} other "
+                          "smtp-logger/load processes: figures will be disturbed", flush=True)
+                key = name if name == "sink" else f"ours-{name}"
+                cpu0, mine0, wall0 = machine_cpu_s(), tree_cpu_s(os.getpid()), time.monotonic()
                 try:
                     with ExitStack() as stack:
                         t = (targets.start_sink(stack) if name == "sink"
                              else targets.start_ours(stack, name, log_dir))
                         out["targets"][t.name] = asyncio.run(scenario.run(t, cfg, payload, work))
                 except Exception:  # reported in the JSON and on stderr; the other targets still run
-                    key = name if name == "sink" else f"ours-{name}"
                     out["targets"][key] = {"failed": traceback.format_exc()}
                     print(traceback.format_exc(), file=sys.stderr)
+                others_cpu = machine_cpu_s() - cpu0 - (tree_cpu_s(os.getpid()) - mine0)
+                out["targets"][key].update(
+                    cpu_busy_before=f"{busy:.0%}",
+                    others_cpu=f"{max(others_cpu, 0) / (time.monotonic() - wall0) / os.cpu_count():.0%}")
                 print(f"  {name} done in {time.monotonic() - started:.0f} s", flush=True)
     except KeyboardInterrupt:
         print("interrupted: cleaned up", file=sys.stderr)
@@ -112,6 +132,25 @@ def main() -> int:
     path.write_text(json.dumps(out, indent=2, default=str))
     print(f"\ncommand: {command}\n\n{text}\n\nJSON: {path}")
     return 0
+
+
+def _interrupt(*_):
+    raise KeyboardInterrupt
+
+
+def _others() -> list[str]:
+    """Other smtp-logger / load processes on the machine (they share our 2 cores)."""
+    mine = set(descendants(os.getpid()))
+    found = []
+    for p in Path("/proc").glob("[0-9]*"):
+        try:
+            cmd = (p / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        suspect = "smtp-logger" in cmd or "smtp-source" in cmd or ("python" in cmd and "load" in cmd)
+        if suspect and int(p.name) not in mine:
+            found.append(f"{p.name} {cmd[:100]}")
+    return found
 
 
 def _git_head() -> str:

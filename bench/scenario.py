@@ -18,10 +18,22 @@ from targets import Target
 MiB = 1024 * 1024
 
 
-async def _decided(t: Target, like: str, expected: int, interval: float = 0.05) -> dict:
-    """Wait (in a thread) for `expected` decisions; returns count, when, completeness, reasons."""
-    n, when, complete = await asyncio.to_thread(t.decisions.wait, like, expected, interval)
-    return {"decided": n, "t_mono": when, "complete": complete,
+async def _decided(t: Target, like: str, expected: int, interval: float = 0.05,
+                   stall: float = 60, cap: float = 900) -> dict:
+    """Poll until `expected` distinct messages matching `like` have a decision, or nothing new
+    was decided for `stall` s (or `cap` s in all): count, when, completeness, reasons."""
+    last, t0 = -1, time.monotonic()
+    last_change = t0
+    while True:
+        n = await asyncio.to_thread(t.decisions.count, like)
+        now = time.monotonic()
+        complete = n >= expected
+        if n != last:
+            last, last_change = n, now
+        if complete or now - last_change > stall or now - t0 > cap:
+            break
+        await asyncio.sleep(interval)
+    return {"decided": n, "t_mono": now, "complete": complete,
             "reasons": await asyncio.to_thread(t.decisions.reasons, like)}
 
 
@@ -61,6 +73,7 @@ async def _big(t: Target, path: Path, payload: bytes, tag: str) -> dict:
         d = await _decided(t, mid, 1, interval=0.02)
         out.update(decided=d["complete"], reasons=d["reasons"],
                    to_decision_s=round(d["t_mono"] - t0, 3))
+        out["attachments"] = await asyncio.to_thread(t.decisions.attachments, mid)
     else:
         out["to_decision_s"] = out["to_250_s"]
     path.unlink(missing_ok=True)

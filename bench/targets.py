@@ -95,6 +95,13 @@ class Decisions:
                           "GROUP BY reason", like)
         return {r: n for r, n in rows}
 
+    def attachments(self, message_id: str) -> list[dict]:
+        """What the engagement(s) of that message list as attachments (stored or not, why)."""
+        rows = self._rows("SELECT a.filename, a.size, a.stored, a.reason FROM decisions d "
+                          "JOIN attachments a ON a.engagement_id = d.engagement_id "
+                          "WHERE d.message_id = ?", message_id)
+        return [{"filename": f, "size": n, "stored": bool(s), "reason": r} for f, n, s, r in rows]
+
     def decided_at(self, like: str) -> dict[str, float]:
         """Message-ID -> epoch seconds of its first decision."""
         out = {}
@@ -106,22 +113,6 @@ class Decisions:
                 at = at.replace(tzinfo=timezone.utc)
             out[mid] = at.timestamp()
         return out
-
-    def wait(self, like: str, expected: int, interval: float = 0.05, stall: float = 60,
-             cap: float = 900) -> tuple[int, float, bool]:
-        """Poll until `expected` distinct messages matching `like` have a decision.
-        Returns (count, monotonic time when reached or given up, complete?)."""
-        last, last_change, t0 = -1, time.monotonic(), time.monotonic()
-        while True:
-            n = self.count(like)
-            now = time.monotonic()
-            if n >= expected:
-                return n, now, True
-            if n != last:
-                last, last_change = n, now
-            if now - last_change > stall or now - t0 > cap:
-                return n, now, False
-            time.sleep(interval)
 
     def close(self) -> None:
         self.conn.close()
