@@ -38,6 +38,12 @@ class Handler:
         envelope.rcpt_options.extend(rcpt_options)
         return replies.OK_RCPT
 
+    async def handle_PROXY(self, server, session, envelope, proxy_data):
+        """Behind a load balancer: the PROXY header names the real client; log that one."""
+        if proxy_data.src_addr is not None:
+            session.peer = (str(proxy_data.src_addr), proxy_data.src_port)
+        return True
+
     async def handle_exception(self, error):
         log.error("smtp_session_error", error=error.__class__.__name__, detail=str(error)[:200])
         return replies.ERR_TEMP_LOCAL
