@@ -156,3 +156,26 @@ def test_lmtp_mode_answers_per_recipient(tmp_path, db_url):
         assert reasons == [(False, "SENDER_NOT_ALLOWED"), (True, "LOGGED")]
     finally:
         rx.stop()
+
+
+def test_metrics_endpoint_counts_accepted_mail(tmp_path, db_url):
+    import urllib.request
+    from .conftest import Cli, Receiver, free_port, make_env
+    from smtp_logger.config import load_settings
+    port, metrics_port = free_port(), free_port()
+    env = make_env(tmp_path, db_url, port=port, metrics_port=metrics_port)
+    rx = Receiver(load_settings(environ=env), Cli(env), port).start()
+    try:
+        user = rx.add_user(ALICE)
+
+        def accepted() -> float:
+            text = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read().decode()
+            return float(next(line.split()[1] for line in text.splitlines()
+                              if line.startswith("smtp_logger_accepted_total ")))
+
+        before = accepted()
+        send(port, message(ALICE, "bob@acme.example"), [user["bcc_address"]])
+        rx.drain()
+        assert accepted() == before + 1
+    finally:
+        rx.stop()
