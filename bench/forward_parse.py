@@ -54,8 +54,28 @@ def _report(name: str, samples: list[float], passed: int, total: int) -> None:
           f"  p99 {_p99(samples) * 1000:7.2f} ms  ({len(samples)} timed calls)")
 
 
+FIELDS = ("detected", "from", "to", "cc", "date", "subject", "body", "note")
+
+
+def _field_failures(found: list[str]) -> set[str]:
+    """Which fields a case's problems are about (problem strings start with the field)."""
+    failed = set()
+    for problem in found:
+        if problem.startswith(("no forward found", "detected a forward")):
+            failed.update(FIELDS)
+        else:
+            failed.add(problem.split(" ", 1)[0].split("[", 1)[0].replace("cc_count", "cc"))
+    return failed
+
+
+def _report_fields(mode: str, failures: dict[str, int], total: int) -> None:
+    rates = "  ".join(f"{field} {total - failures.get(field, 0)}/{total}" for field in FIELDS)
+    print(f"{'':<14} per field: {rates}")
+
+
 def bench_crisp(mode: str, rounds: int) -> None:
     samples, passed, total = [], 0, 0
+    failures: dict[str, int] = {}
     for case in _cases():
         if mode == "message_html" and case["client"] not in HTML_CLIENTS:
             continue
@@ -69,8 +89,12 @@ def bench_crisp(mode: str, rounds: int) -> None:
             elapsed, got = _timed(call)
             samples.append(elapsed)
         total += 1
-        passed += not problems(case, got)
+        found = problems(case, got)
+        passed += not found
+        for field in _field_failures(found):
+            failures[field] = failures.get(field, 0) + 1
     _report(mode, samples, passed, total)
+    _report_fields(mode, failures, total)
 
 
 def bench_rfc822(rounds: int) -> None:
