@@ -76,6 +76,34 @@ def _send_all(port: int, files: list[Path], rcpts: list[str]) -> list[str]:
     return problems
 
 
+def _sweep_facts(rx) -> tuple[dict, int, Counter, dict, int]:
+    with get_engine(rx.settings.db_url).connect() as db:
+        per_address = dict(db.execute(
+            select(ReceivedMessage.logging_address, func.count()).group_by(ReceivedMessage.logging_address)).all())
+        deliveries = db.scalar(select(func.count(func.distinct(ReceivedMessage.spool_id))))
+        decisions_per_message = Counter(db.scalars(
+            select(func.count(Decision.id)).select_from(ReceivedMessage)
+            .outerjoin(Decision, Decision.received_message_id == ReceivedMessage.id)
+            .group_by(ReceivedMessage.id)))
+        reasons = {(way, reason): n for way, reason, n in db.execute(
+            select(ReceivedMessage.way, Decision.reason, func.count())
+            .join(Decision, Decision.received_message_id == ReceivedMessage.id)
+            .group_by(ReceivedMessage.way, Decision.reason))}
+        undecided = db.scalar(select(func.count()).where(ReceivedMessage.status == "received"))
+    return per_address, deliveries, decisions_per_message, reasons, undecided
+
+
+def _print_reasons(title: str, reasons: dict) -> None:
+    print(f"\n{title}; reasons per logging address:")
+    for (way, reason), n in sorted(reasons.items(), key=lambda item: (item[0][0], -item[1])):
+        print(f"  {way:8} {reason:28} {n}")
+
+
+def _assert_nothing_left(rx, failed_before: float) -> None:
+    assert failures() == failed_before, "a delivery failed processing (see the processing_failed log)"
+    assert list((rx.settings.data_path / "spool" / "new").iterdir()) == []
+
+
 def test_every_corpus_message_gets_one_decision_per_logging_address(sweep_receiver):
     files = corpus_messages()
     assert len(files) > 800, f"only {len(files)} corpus messages found under {CORPUS}"
@@ -93,27 +121,44 @@ def test_every_corpus_message_gets_one_decision_per_logging_address(sweep_receiv
     sweep_receiver.drain(timeout=600)
     drained = time.monotonic()
 
-    assert failures() == failed_before, "a delivery failed processing (see the processing_failed log)"
-    assert list((sweep_receiver.settings.data_path / "spool" / "new").iterdir()) == []
-    with get_engine(sweep_receiver.settings.db_url).connect() as db:
-        per_address = dict(db.execute(
-            select(ReceivedMessage.logging_address, func.count()).group_by(ReceivedMessage.logging_address)).all())
-        deliveries = db.scalar(select(func.count(func.distinct(ReceivedMessage.spool_id))))
-        decisions_per_message = Counter(db.scalars(
-            select(func.count(Decision.id)).select_from(ReceivedMessage)
-            .outerjoin(Decision, Decision.received_message_id == ReceivedMessage.id)
-            .group_by(ReceivedMessage.id)))
-        reasons = {(way, reason): n for way, reason, n in db.execute(
-            select(ReceivedMessage.way, Decision.reason, func.count())
-            .join(Decision, Decision.received_message_id == ReceivedMessage.id)
-            .group_by(ReceivedMessage.way, Decision.reason))}
-        undecided = db.scalar(select(func.count()).where(ReceivedMessage.status == "received"))
-
-    print(f"\n{len(files)} corpus messages: sent in {sent - started:.0f}s, all decided "
-          f"{drained - started:.0f}s after the first; reasons per logging address:")
-    for (way, reason), n in sorted(reasons.items(), key=lambda item: (item[0][0], -item[1])):
-        print(f"  {way:8} {reason:28} {n}")
+    _assert_nothing_left(sweep_receiver, failed_before)
+    per_address, deliveries, decisions_per_message, reasons, undecided = _sweep_facts(sweep_receiver)
+    _print_reasons(f"{len(files)} corpus messages: sent in {sent - started:.0f}s, all decided "
+                   f"{drained - started:.0f}s after the first", reasons)
     assert deliveries == len(files)
     assert per_address == {rcpts[0]: len(files), rcpts[1]: len(files)}
     assert decisions_per_message == Counter({1: 2 * len(files)})
     assert undecided == 0
+
+
+def _forward_of(raw: bytes, user: str, to: str, n: int) -> bytes:
+    """The user forwarding a corpus message as an attachment (the raw bytes enclosed as is)."""
+    boundary = f"=_fwd_{n}_" + "x" * 24
+    body = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
+    head = (f"From: Alice Seller <{user}>\r\nTo: {to}\r\nSubject: Fwd: corpus {n}\r\n"
+            f"Date: Mon, 23 Nov 2026 10:00:00 +0100\r\nMessage-ID: <corpus-fwd-{n}@ours.example>\r\n"
+            f'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="{boundary}"\r\n\r\n'
+            f"--{boundary}\r\nContent-Type: text/plain\r\n\r\nPlease log this.\r\n"
+            f"--{boundary}\r\nContent-Type: message/rfc822\r\n\r\n").encode()
+    return head + body + f"\r\n--{boundary}--\r\n".encode()
+
+
+def test_corpus_messages_forwarded_as_attachments_do_not_crash(sweep_receiver):
+    """The forward path (find the original, create contacts, store attachments, thread) over the
+    MIME-heavy corpora: flanker, CPython, spamscope, talon and sisimai's non-bounces."""
+    files = [f for f in corpus_messages() if "sisimai" not in str(f) or "/not/" in str(f)]
+    assert len(files) > 100
+    user = sweep_receiver.add_user("alice@ours.example")
+    address = user["forward_address"]
+    failed_before = failures()
+    with smtplib.SMTP("127.0.0.1", sweep_receiver.port, timeout=120) as client:
+        for n, path in enumerate(files):
+            assert client.sendmail(user["email"], [address], _forward_of(path.read_bytes(), user["email"],
+                                                                         address, n)) == {}, path
+    sweep_receiver.drain(timeout=600)
+    _assert_nothing_left(sweep_receiver, failed_before)
+    per_address, deliveries, decisions_per_message, reasons, undecided = _sweep_facts(sweep_receiver)
+    _print_reasons(f"{len(files)} corpus messages forwarded as attachments", reasons)
+    assert deliveries == len(files) and per_address == {address: len(files)}
+    assert sum(decisions_per_message.values()) == len(files) and undecided == 0
+    assert reasons.get(("forward", "LOGGED"), 0) > len(files) // 2
