@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import signal
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -34,6 +35,7 @@ _worker_pipeline: Pipeline | None = None
 def _init_worker(settings) -> None:
     """In each worker process: logging, a database pool and a pipeline of its own."""
     global _worker_pipeline
+    os.nice(10)  # the SMTP process answers first; decisions catch up when it is idle
     from .logsetup import configure
     configure(settings.log_format, settings.log_level)
     _worker_pipeline = Pipeline(settings, session_factory(settings.db_url), Spool(settings.data_path))
@@ -99,6 +101,9 @@ class App:
 
     async def start(self):
         self.loop = asyncio.get_running_loop()
+        # RCPT look-ups and spool fsyncs run in threads: enough of them for every open session.
+        self.loop.set_default_executor(ThreadPoolExecutor(
+            max_workers=min(256, self.settings.max_connections), thread_name_prefix="smtp-logger-io"))
         if self.settings.is_embedded:
             await asyncio.to_thread(upgrade, self.settings.db_url)
         for entry in await asyncio.to_thread(self.spool.pending):
