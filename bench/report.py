@@ -72,6 +72,8 @@ ROWS = [
     ("  errors alone", lambda r: _errors(_g(r, "c_alone", "errors"))),
     ("  big: seconds to decision under load", lambda r: _g(r, "c_big", "to_decision_s")),
     ("server alive at the end", lambda r: r.get("alive")),
+    ("server died (phase, exit code)", lambda r: r.get("died") and
+     f"{r['died']['after_phase']}, {r['died']['returncode']}"),
     ("CPU busy before start (not us)", lambda r: r.get("cpu_busy_before")),
     ("CPU used by other processes during", lambda r: r.get("others_cpu")),
 ]

@@ -30,7 +30,8 @@ async def _decided(t: Target, like: str, expected: int, interval: float = 0.05,
         complete = n >= expected
         if n != last:
             last, last_change = n, now
-        if complete or now - last_change > stall or now - t0 > cap:
+        gone = t.proc.poll() is not None and now - last_change > 2  # no more decisions coming
+        if complete or gone or now - last_change > stall or now - t0 > cap:
             break
         await asyncio.sleep(interval)
     return {"decided": n, "t_mono": now, "complete": complete,
@@ -80,10 +81,34 @@ async def _big(t: Target, path: Path, payload: bytes, tag: str) -> dict:
     return out
 
 
+class ServerDied(Exception):
+    pass
+
+
+def _check(t: Target, r: dict, phase: str) -> None:
+    """Stop measuring (and say so) as soon as the server process is gone."""
+    rc = t.proc.poll()
+    if rc is not None:
+        r["died"] = {"after_phase": phase, "returncode": rc}
+        raise ServerDied(f"{t.name} exited with {rc} during/after {phase}")
+
+
 async def run(t: Target, cfg: dict, payload: bytes, work: Path) -> dict:
     r: dict = {"target": t.name}
+    try:
+        await _phases(t, cfg, payload, work, r)
+    except ServerDied as exc:
+        r["error"] = str(exc)
+    r["alive"] = t.proc.poll() is None
+    r["returncode"] = t.proc.poll()
+    r["log_tail"] = t.log_tail()
+    return r
+
+
+async def _phases(t: Target, cfg: dict, payload: bytes, work: Path, r: dict) -> None:
     run_id = uuid.uuid4().hex[:6]
     await _small(t, f"warm{run_id}", 20, 5)
+    _check(t, r, "warm-up")
     await asyncio.sleep(1.0)
     base = tree_rss(t.pid)
     with PeakSampler(t.pid) as sampler:
@@ -94,6 +119,7 @@ async def run(t: Target, cfg: dict, payload: bytes, work: Path) -> dict:
                hwm_growth_mb=round((hwm - base) / MiB, 1), rss_samples=sampler.samples)
     big["growth_per_size"] = round(max(sampler.peak - base, 0) / big["wire_bytes"], 2)
     r["big"] = big
+    _check(t, r, "b")
 
     n = cfg["count"]
     host = f"srca{run_id}.bench.example"
@@ -110,9 +136,12 @@ async def run(t: Target, cfg: dict, payload: bytes, work: Path) -> dict:
     else:
         src.update(until_decided_s=src["elapsed_s"], decided_per_s=src["msgs_per_s"])
     r["source"] = src
+    _check(t, r, "a smtp-source")
     r["client"] = await _small(t, f"a{run_id}", n, 20)
+    _check(t, r, "a client")
 
     r["c_alone"] = await _small(t, f"c0{run_id}", cfg["c_count"], 5)
+    _check(t, r, "c alone")
     stop = asyncio.Event()
     small = asyncio.create_task(_small(t, f"c1{run_id}", cfg["c_cap"], 5, stop))
     await asyncio.sleep(0.2)  # small load running before the big one starts
@@ -120,6 +149,4 @@ async def run(t: Target, cfg: dict, payload: bytes, work: Path) -> dict:
     stop.set()
     r["c_during"] = await small
     r["c_big"] = big2
-    r["alive"] = t.proc.poll() is None
-    r["log_tail"] = t.log_tail()
-    return r
+    _check(t, r, "c during big")
