@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from .addresses import Mailbox
 from .classify import classify
 from .forwards import OriginalMessage, find_original, normalize_subject
-from .parse import AttachmentPart, ParsedMessage
+from .parse import _UNSET, AttachmentPart, ParsedMessage
 from .replytext import reply_text, reply_text_from_html
 from .rules import Candidate
 
@@ -33,6 +33,13 @@ class Content:
     message_id: str | None
     thread_keys: tuple[str, ...]
     attachments: list[AttachmentPart] = field(default_factory=list)
+
+
+def _automatic(parsed: ParsedMessage):
+    """classify() once per delivery, however many logging addresses it went to."""
+    if parsed.automatic is _UNSET:
+        parsed.automatic = classify(parsed.email)
+    return parsed.automatic
 
 
 def way_of(kind: str, parsed: ParsedMessage, user_addresses: frozenset[str]) -> str:
@@ -80,7 +87,7 @@ def _from_original(o: OriginalMessage, way: str, user_addresses: frozenset[str],
         way=way, direction=direction, from_=o.from_, to=tuple(o.to), cc=tuple(o.cc),
         subject=o.subject, sent_at=sent_at, thread_keys=keys, dedup_key=dedup,
         subject_key=normalize_subject(o.subject), original_found=True,
-        automatic=classify(parsed.email), unparseable=False)
+        automatic=_automatic(parsed), unparseable=False)
     attachments = [a for a in parsed.attachments if a.content_type != "message/rfc822"] \
         if o.source == "attachment" else parsed.attachments
     content = Content(o.subject, sent_at, _offset_of(sent_at), o.body_text, o.body_html,
@@ -104,7 +111,7 @@ def build(kind: str, parsed: ParsedMessage, user_addresses: frozenset[str],
         way=way, direction=direction, from_=parsed.from_, to=tuple(parsed.to), cc=tuple(parsed.cc),
         subject=parsed.subject, sent_at=sent_at, thread_keys=keys, dedup_key=dedup,
         subject_key=normalize_subject(parsed.subject), original_found=way != "manual_forward",
-        automatic=classify(parsed.email), unparseable=parsed.unparseable)
+        automatic=_automatic(parsed), unparseable=parsed.unparseable)
     content = Content(parsed.subject, sent_at, parsed.date_offset_minutes, parsed.body_text,
                       parsed.body_html, _reply_text(parsed.body_text, parsed.body_html),
                       parsed.message_id, keys, parsed.attachments)

@@ -48,6 +48,7 @@ def record(session: Session, message: ReceivedMessage, decision: Decision,
            engagement_id: int | None = None) -> None:
     """Apply a decision: new status, the decision row, and what a held message waits for.
     A held message retried with the same outcome gets no second decision row."""
+    was_held = message.status == "held"
     unchanged = message.status == "held" and status_for(decision) == "held" \
         and message.reason == decision.reason
     _move(message, status_for(decision))
@@ -58,7 +59,8 @@ def record(session: Session, message: ReceivedMessage, decision: Decision,
                             message_id=message.message_id, logging_address=message.logging_address,
                             reason=decision.reason, detail=decision.detail,
                             engagement_id=engagement_id))
-    session.execute(delete(HeldWait).where(HeldWait.received_message_id == message.id))
+    if was_held:
+        session.execute(delete(HeldWait).where(HeldWait.received_message_id == message.id))
     if message.status == "held":
         for kind, value in dict.fromkeys(decision.waits):
             if value:

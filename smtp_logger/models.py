@@ -60,6 +60,9 @@ class Account(Base):
     name: Mapped[str] = mapped_column(String(200))
     create_contacts: Mapped[bool] = mapped_column(Boolean, default=True)
     log_all_from_contacts: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Bumped whenever users, aliases, teams, logging addresses or never-log entries change,
+    # so receivers can cache that directory and still never decide on stale data.
+    directory_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -22,6 +22,7 @@ from .addresses import Mailbox, parse_mailbox, parse_mailbox_list
 from .htmltext import html_to_text
 from .largeparts import BLOB_HEADER, Blob, parse_blob_header, skeletonize
 
+_UNSET = object()
 _MSGID = re.compile(r"<([^<>\s]+)>")
 
 
@@ -74,6 +75,7 @@ class ParsedMessage:
     defects: list[str]
     unparseable: bool
     email: EmailMessage = field(repr=False)
+    automatic: object = field(default=_UNSET, repr=False)  # classify() result, filled once
 
     @property
     def thread_keys(self) -> list[str]:

@@ -26,7 +26,7 @@ from .parse import ParsedMessage, parse_file
 from .reasons import explain
 from .rules import Decision, decide
 from .spool import Spool, SpoolEntry
-from .store import accounts, engagements, facts
+from .store import accounts, directory, engagements, facts
 
 log = structlog.get_logger("smtp_logger.pipeline")
 RETRIES = 5
@@ -122,7 +122,7 @@ class Pipeline:
             lifecycle.record(session, message, Decision("UNPARSEABLE", "the parser failed"))
             self._log_decision(message, "UNPARSEABLE")
             return None
-        user_addresses = accounts.user_addresses(session, user)
+        user_addresses = directory.get(session, account).addresses_of(user.id)
         candidate, content = candidates.build(message.way, parsed, user_addresses, message.received_at)
         authenticated = check_sender(self.settings, parsed, raw) if candidate.way != "auto_copy" else None
         crm = facts.load(session, account, user, candidate, self.settings, authenticated)

@@ -14,6 +14,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ..models import Account, LoggingAddress, TeamAddress, TeamMember, User, UserAlias
+from .directory import bump
 
 
 class NotFound(LookupError):
@@ -67,6 +68,7 @@ def add_user(session: Session, account_id: int, email: str, name: str | None,
 
 
 def issue_addresses(session: Session, user: User, settings) -> None:
+    bump(session, user.account_id)
     for kind, domain in (("bcc", settings.bcc_domain), ("forward", settings.forward_domain)):
         session.add(LoggingAddress(account_id=user.account_id, user_id=user.id, kind=kind,
                                    address=f"{new_token()}@{domain}".lower(), active=True))
@@ -115,20 +117,6 @@ def user_addresses(session: Session, user: User) -> frozenset[str]:
     return frozenset([user.email, *aliases])
 
 
-def internal_addresses(session: Session, account_id: int) -> frozenset[str]:
-    users = session.scalars(select(User.email).where(User.account_id == account_id))
-    aliases = session.scalars(select(UserAlias.address).where(UserAlias.account_id == account_id))
-    teams = session.scalars(select(TeamAddress.address).where(TeamAddress.account_id == account_id))
-    logging = session.scalars(select(LoggingAddress.address).where(LoggingAddress.account_id == account_id))
-    return frozenset([*users, *aliases, *teams, *logging])
-
-
-def teams_of(session: Session, user: User) -> dict[str, int]:
-    rows = session.execute(select(TeamAddress.address, TeamAddress.id).join(
-        TeamMember, TeamMember.team_id == TeamAddress.id).where(TeamMember.user_id == user.id))
-    return {address: team_id for address, team_id in rows}
-
-
 def add_team(session: Session, account_id: int, address: str, name: str | None,
              members: list[User]) -> TeamAddress:
     team = session.scalars(select(TeamAddress).where(
@@ -137,6 +125,7 @@ def add_team(session: Session, account_id: int, address: str, name: str | None,
         team = TeamAddress(account_id=account_id, address=address, name=name)
         session.add(team)
         session.flush()
+    bump(session, account_id)
     for user in members:
         if session.get(TeamMember, (team.id, user.id)) is None:
             session.add(TeamMember(team_id=team.id, user_id=user.id))
@@ -150,6 +139,7 @@ def add_alias(session: Session, user: User, alias: str) -> None:
     if exists or alias == user.email:
         raise Conflict(f"{alias} is already a user's address")
     session.add(UserAlias(account_id=user.account_id, user_id=user.id, address=alias, verified=True))
+    bump(session, user.account_id)
     session.flush()
 
 
@@ -160,6 +150,7 @@ def change_primary(session: Session, user: User, new_email: str) -> None:
     if clash is not None:
         raise Conflict(f"{new_email} is already a user")
     old = user.email
+    bump(session, user.account_id)
     user.email = new_email
     alias = session.scalars(select(UserAlias).where(UserAlias.account_id == user.account_id,
                                                     UserAlias.address == new_email)).first()

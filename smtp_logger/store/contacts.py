@@ -20,6 +20,7 @@ from ..models import (
     NeverLog,
 )
 from .accounts import Conflict, NotFound
+from .directory import bump
 
 
 def contact_by_email(session: Session, account_id: int, address: str) -> Contact:
@@ -120,19 +121,13 @@ def link_companies(session: Session, engagement_id: int, contact_ids: list[int])
         session.add(EngagementCompany(engagement_id=engagement_id, company_id=company_id))
 
 
-def never_log_values(session: Session, account_id: int, user_id: int) -> frozenset[str]:
-    rows = session.scalars(select(NeverLog.value).where(
-        NeverLog.account_id == account_id,
-        (NeverLog.user_id.is_(None)) | (NeverLog.user_id == user_id)))
-    return frozenset(rows)
-
-
 def add_never_log(session: Session, account_id: int, value: str, user_id: int | None) -> NeverLog:
     existing = session.scalars(select(NeverLog).where(
         NeverLog.account_id == account_id, NeverLog.value == value,
         NeverLog.user_id.is_(None) if user_id is None else NeverLog.user_id == user_id)).first()
     if existing:
         return existing
+    bump(session, account_id)
     row = NeverLog(account_id=account_id, value=value, user_id=user_id)
     session.add(row)
     session.flush()

@@ -13,11 +13,12 @@ from ..attachments import BlobStore
 from ..candidate import Content, mailboxes
 from ..models import Account, Attachment, Engagement, EngagementContact, User
 from ..rules import Candidate, CrmFacts, LogPlan, UserFacts
-from . import accounts, contacts, engagements
+from . import contacts, directory, engagements
 
 
 def load(session: Session, account: Account, user: User, c: Candidate, settings,
          sender_authenticated: bool | None) -> CrmFacts:
+    known_directory = directory.get(session, account)
     participants = [b.address for b in (c.from_, *c.to, *c.cc) if b is not None and b.address]
     known = contacts.contacts_for(session, account.id, participants)
     by_name, primary = {}, {}
@@ -29,12 +30,12 @@ def load(session: Session, account: Account, user: User, c: Candidate, settings,
     if thread is None and c.way == "manual_forward" and len(c.thread_keys) <= 1:
         thread = engagements.thread_by_subject(session, account.id, c.subject_key,
                                                list(known.values()), c.sent_at)
-    teams = accounts.teams_of(session, user)
+    teams = known_directory.teams_of(user.id)
     return CrmFacts(
-        user=UserFacts(user.id, accounts.user_addresses(session, user), frozenset(teams.values()), teams),
-        internal_addresses=accounts.internal_addresses(session, account.id),
+        user=UserFacts(user.id, known_directory.addresses_of(user.id), frozenset(teams.values()), teams),
+        internal_addresses=known_directory.internal,
         logging_domains=frozenset({settings.bcc_domain.lower(), settings.forward_domain.lower()}),
-        never_log=contacts.never_log_values(session, account.id, user.id),
+        never_log=known_directory.never_log_for(user.id),
         contacts=known,
         contacts_by_name=by_name,
         contact_addresses=primary,
