@@ -18,6 +18,8 @@ from pathlib import Path
 BLOB_HEADER = "X-Smtp-Logger-Blob"
 THRESHOLD = 256 * 1024  # encoded bytes: smaller attachments stay in the skeleton
 BODY_THRESHOLD = 8 * 1024 * 1024  # a text body stays unless it is larger than this
+MAX_ENTITIES = 500  # wider MIME trees are kept as one opaque part (parser time bound)
+MAX_DEPTH = 50  # deeper ones too (the stdlib parser recurses once per level)
 BATCH = 1 << 20
 _BASE64_JUNK = bytes(range(256)).translate(None, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
 _BLOB_VALUE = re.compile(r"^(?P<name>[\w.-]+); size=(?P<size>\d+); sha256=(?P<sha>[0-9a-f]{64})(?:; damage=(?P<damage>.*))?$")
@@ -108,6 +110,7 @@ class Skeletonizer:
         self.out: list[bytes] = []
         self.blobs: list[Blob] = []
         self.pending: bytes | None = None
+        self.entities = 0
 
     def _next(self) -> bytes | None:
         if self.pending is not None:
@@ -132,18 +135,21 @@ class Skeletonizer:
                 break
         return header_lines
 
-    def entity(self, boundaries: list[bytes]) -> bytes | None:
+    def entity(self, boundaries: list[bytes], depth: int = 0) -> bytes | None:
         """Copy (or shrink) one entity; returns the boundary line that ended it, or None at EOF."""
         header_lines = self._headers(boundaries)
         headers = BytesHeaderParser(policy=compat32).parsebytes(b"".join(header_lines))
+        self.entities += 1
+        if self.entities > MAX_ENTITIES or depth > MAX_DEPTH:  # the rest becomes one opaque part
+            return self._leaf(header_lines, headers, [], opaque=True)
         ctype = headers.get_content_type()
         boundary = headers.get_param("boundary") if headers.get_content_maintype() == "multipart" else None
         if boundary:
             self.out.extend(header_lines)
-            return self._multipart(boundaries, str(boundary).encode("utf-8", "replace"))
+            return self._multipart(boundaries, str(boundary).encode("utf-8", "replace"), depth)
         if ctype == "message/rfc822":
             self.out.extend(header_lines)
-            return self.entity(boundaries)
+            return self.entity(boundaries, depth + 1)
         return self._leaf(header_lines, headers, boundaries)
 
     def _copy_until(self, boundaries: list[bytes]) -> bytes | None:
@@ -153,20 +159,26 @@ class Skeletonizer:
             self.out.append(line)
         return None
 
-    def _multipart(self, outer: list[bytes], boundary: bytes) -> bytes | None:
+    def _multipart(self, outer: list[bytes], boundary: bytes, depth: int) -> bytes | None:
         inner = outer + [boundary]
         end = self._copy_until(inner)  # preamble
         while end is not None and end.rstrip() == b"--" + boundary:
             self.out.append(end)
-            end = self.entity(inner)
+            end = self.entity(inner, depth + 1)
         if end is not None and end.rstrip() == b"--" + boundary + b"--":
             self.out.append(end)
             return self._copy_until(outer)  # epilogue
         return end  # an outer boundary or EOF ended it early
 
-    def _leaf(self, header_lines: list[bytes], headers, boundaries: list[bytes]) -> bytes | None:
+    def _leaf(self, header_lines: list[bytes], headers, boundaries: list[bytes],
+              opaque: bool = False) -> bytes | None:
         limit = BODY_THRESHOLD if _is_body_text(headers) else self.threshold
-        if _encoding(headers) not in STREAMABLE:
+        if opaque:
+            limit = 0
+            header_lines = [b"Content-Type: application/octet-stream\r\n",
+                            b"Content-Disposition: attachment; filename=\"remaining-parts.eml\"\r\n", b"\r\n"]
+            headers = BytesHeaderParser(policy=compat32).parsebytes(b"".join(header_lines))
+        elif _encoding(headers) not in STREAMABLE:
             limit = float("inf")  # e.g. x-uuencode: left to the stdlib decoder
         body: list[bytes] = []
         size = 0

@@ -193,6 +193,15 @@ def content_hash(from_: Mailbox | None, date_text: str, subject: str, body: str)
     return "sha256:" + hashlib.sha256(basis.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def message_id_of(path: Path) -> str | None:
+    """Only the Message-ID, from the header block (for messages the full parse failed on)."""
+    from email.parser import BytesHeaderParser
+    with open(path, "rb") as f:
+        head = f.read(256 * 1024).split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    headers = BytesHeaderParser(policy=policy.compat32).parsebytes(head)
+    return (message_ids(str(headers.get("Message-ID", ""))) or [None])[0]
+
+
 def parse_file(path: Path, work_dir: Path, prefix: str) -> ParsedMessage:
     """Parse a stored message in bounded memory: large parts are decoded into work files."""
     skeleton, _blobs = skeletonize(path, work_dir, prefix)

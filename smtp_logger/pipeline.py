@@ -22,7 +22,7 @@ from . import lifecycle
 from .attachments import BlobStore
 from .auth import check_sender
 from .models import Account, HeldWait, ReceivedMessage, User
-from .parse import ParsedMessage, parse_file
+from .parse import ParsedMessage, message_id_of, parse_file
 from .reasons import explain
 from .rules import Decision, decide
 from .spool import Spool, SpoolEntry
@@ -108,7 +108,7 @@ class Pipeline:
         message = ReceivedMessage(
             account_id=address.account_id, user_id=address.user_id, spool_id=entry.spool_id,
             logging_address=rcpt, way=address.kind, mail_from=entry.mail_from[:998],
-            message_id=(parsed.message_id if parsed else None), raw_sha256=sha, size=size,
+            message_id=(parsed.message_id if parsed else message_id_of(raw)), raw_sha256=sha, size=size,
             subject=(parsed.subject if parsed else "")[:2000], received_at=received, status="received",
             reason="")
         session.add(message)
