@@ -145,6 +145,49 @@ def db_upgrade(obj: Context):
     click.echo("database is up to date")
 
 
+# -- account --------------------------------------------------------------------------------
+
+@main.group()
+def account():
+    """Account-wide settings."""
+
+
+def _account_dict(acct) -> dict:
+    return {"name": acct.name, "create_contacts": acct.create_contacts,
+            "log_all_from_contacts": acct.log_all_from_contacts}
+
+
+def _account_text(d: dict) -> str:
+    return "\n".join(f"{key}: {value}" for key, value in d.items())
+
+
+@account.command("show")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def account_show(obj: Context, as_json):
+    with obj.session() as session:
+        data = _account_dict(accounts.default_account(session))
+    _emit(data, as_json, _account_text(data))
+
+
+@account.command("set")
+@click.option("--create-contacts/--no-create-contacts", default=None,
+              help="BCC recipients who are not contacts yet become contacts (default on).")
+@click.option("--log-all-from-contacts/--no-log-all-from-contacts", default=None,
+              help="Automatic copies from known contacts are logged even outside logged threads (default off).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def account_set(obj: Context, create_contacts, log_all_from_contacts, as_json):
+    with obj.session() as session:
+        acct = accounts.default_account(session)
+        if create_contacts is not None:
+            acct.create_contacts = create_contacts
+        if log_all_from_contacts is not None:
+            acct.log_all_from_contacts = log_all_from_contacts
+        data = _account_dict(acct)
+    _emit(data, as_json, _account_text(data))
+
+
 # -- users ----------------------------------------------------------------------------------
 
 def _user_dict(session, user) -> dict:

@@ -163,3 +163,25 @@ def test_utf8_envelope_and_8bit_headers(receiver, alice):
     receiver.drain()
     [e] = receiver.cli.json("timeline", "zoe@kunde.example")
     assert e["subject"] == "Přehled nabídky" and e["body_text"].strip() == "Děkuji!"
+
+
+def test_companies_by_domain_but_not_free_mail(receiver, alice):
+    m = message(ALICE, ["Bob <bob@acme.example>", "Private Person <someone@gmail.com>"],
+                cc="Dora <dora@acme.example>")
+    send(receiver.port, m, [alice["bcc_address"]])
+    receiver.drain()
+    [e] = receiver.cli.json("timeline", "someone@gmail.com")
+    assert e["contacts"] == ["bob@acme.example", "someone@gmail.com", "dora@acme.example"]
+    assert e["companies"] == [{"domain": "acme.example", "name": "Acme"}]
+    assert e["owner"] == ALICE
+
+
+def test_contact_creation_can_be_switched_off(receiver, alice):
+    settings = receiver.cli.json("account", "set", "--no-create-contacts")
+    assert settings["create_contacts"] is False
+    receiver.cli("contacts", "add", "bob@acme.example")
+    m = message(ALICE, ["bob@acme.example", "new@newco.example"])
+    send(receiver.port, m, [alice["bcc_address"]])
+    receiver.drain()
+    assert len(receiver.cli.json("timeline", "bob@acme.example")) == 1
+    receiver.cli("contacts", "show", "new@newco.example", expect=1)

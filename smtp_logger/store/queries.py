@@ -8,7 +8,8 @@ from datetime import timedelta, timezone
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from ..models import Attachment, Decision, Engagement, EngagementContact, ReceivedMessage
+from ..models import (Attachment, Company, Decision, Engagement, EngagementCompany, EngagementContact,
+                      ReceivedMessage, User)
 from ..reasons import LOGGED, explain
 from .contacts import contact_by_email, contact_emails
 
@@ -30,9 +31,21 @@ def _attachment(row: Attachment) -> dict:
     return item
 
 
+def _associations(session: Session, engagement_id: int) -> tuple[list[str], list[dict]]:
+    """The engagement's contacts (by first address) and companies."""
+    contact_ids = list(session.scalars(select(EngagementContact.contact_id).where(
+        EngagementContact.engagement_id == engagement_id).order_by(EngagementContact.contact_id)))
+    contacts = [emails[0] for cid in contact_ids if (emails := contact_emails(session, cid))]
+    companies = [{"domain": c.domain, "name": c.name} for c in session.scalars(
+        select(Company).join(EngagementCompany, EngagementCompany.company_id == Company.id)
+        .where(EngagementCompany.engagement_id == engagement_id).order_by(Company.domain))]
+    return contacts, companies
+
+
 def engagement_dict(session: Session, e: Engagement) -> dict:
     attachments = session.scalars(select(Attachment).where(Attachment.engagement_id == e.id)
                                   .order_by(Attachment.id))
+    contacts, companies = _associations(session, e.id)
     return {
         "id": e.id, "direction": e.direction, "subject": e.subject, "from": e.from_address,
         "from_name": e.from_name, "to": _addresses(e.to_addresses), "cc": _addresses(e.cc_addresses),
@@ -40,6 +53,8 @@ def engagement_dict(session: Session, e: Engagement) -> dict:
         "message_id": e.message_id, "body_text": e.body_text, "reply_text": e.reply_text,
         "has_html": e.body_html is not None, "source": e.source,
         "attachments": [_attachment(a) for a in attachments],
+        "contacts": contacts, "companies": companies,
+        "owner": owner.email if (owner := session.get(User, e.owner_user_id) if e.owner_user_id else None) else None,
     }
 
 
