@@ -170,6 +170,13 @@ def make_env(tmp_path: Path, db_url: str, **extra) -> dict:
     return env
 
 
+def start_receiver(tmp_path: Path, db_url: str, **settings) -> Receiver:
+    """A receiver on a free port with these settings (SMTP_LOGGER_* names, lower case)."""
+    port = free_port()
+    env = make_env(tmp_path, db_url, port=port, **settings)
+    return Receiver(load_settings(environ=env), Cli(env), port).start()
+
+
 @pytest.fixture
 def cli(tmp_path, db_url):
     return Cli(make_env(tmp_path, db_url))

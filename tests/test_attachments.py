@@ -8,15 +8,11 @@ import binascii
 import hashlib
 import os
 import quopri
-import smtplib
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 
-from smtp_logger.config import load_settings
-
-from .conftest import Cli, Receiver, free_port, make_env
+from .conftest import start_receiver
 from .mailers import message, msgid, send
 
 ALICE = "alice@ours.example"
@@ -92,9 +88,8 @@ def test_same_file_twice_is_stored_once(receiver, alice):
 
 
 def test_cap_applies_on_each_side(tmp_path, db_url):
-    port = free_port()
-    env = make_env(tmp_path, db_url, port=port, max_attachment_size=300_000)
-    rx = Receiver(load_settings(environ=env), Cli(env), port).start()
+    rx = start_receiver(tmp_path, db_url, max_attachment_size=300_000)
+    port = rx.port
     try:
         user = rx.add_user(ALICE)
         at_cap, over_cap, small_over = os.urandom(300_000), os.urandom(300_001), os.urandom(1000)

@@ -4,13 +4,11 @@ per decision, and never a logging token, a subject or a message body."""
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
 
 from .conftest import free_port, make_env
 from .mailers import message, send
-from .test_crash_recovery import BIN, _start, _wait_for
+from .test_crash_recovery import _start, _wait_for
 
 
 def test_json_events_without_tokens_subjects_or_bodies(tmp_path, db_url, cli):

@@ -8,6 +8,7 @@ import socket
 
 import pytest
 
+from .conftest import free_port, start_receiver
 from .mailers import message, msgid, send
 
 ALICE = "alice@ours.example"
@@ -33,11 +34,8 @@ def test_declared_size_over_limit_is_refused_at_mail_from(receiver, alice):
 
 
 def test_undeclared_oversize_is_refused_after_data(tmp_path, db_url):
-    from .conftest import Cli, Receiver, free_port, make_env
-    from smtp_logger.config import load_settings
-    port = free_port()
-    env = make_env(tmp_path, db_url, port=port, max_message_size=20_000)
-    rx = Receiver(load_settings(environ=env), Cli(env), port).start()
+    rx = start_receiver(tmp_path, db_url, max_message_size=20_000)
+    port = rx.port
     try:
         user = rx.add_user(ALICE)
         big = message(ALICE, "bob@acme.example", body="x" * 70 + "\n" * 1 + ("y" * 75 + "\n") * 400)
@@ -101,11 +99,8 @@ def test_dot_stuffing_is_undone(receiver, alice):
 
 
 def test_too_many_recipients(tmp_path, db_url):
-    from .conftest import Cli, Receiver, free_port, make_env
-    from smtp_logger.config import load_settings
-    port = free_port()
-    env = make_env(tmp_path, db_url, port=port, max_recipients=2)
-    rx = Receiver(load_settings(environ=env), Cli(env), port).start()
+    rx = start_receiver(tmp_path, db_url, max_recipients=2)
+    port = rx.port
     try:
         users = [rx.add_user(f"u{i}@ours.example") for i in range(3)]
         with smtplib.SMTP("127.0.0.1", port) as client:
@@ -137,11 +132,8 @@ def test_disk_failure_answers_451_and_nothing_is_acknowledged(receiver, alice):
 
 
 def test_lmtp_mode_answers_per_recipient(tmp_path, db_url):
-    from .conftest import Cli, Receiver, free_port, make_env
-    from smtp_logger.config import load_settings
-    port = free_port()
-    env = make_env(tmp_path, db_url, port=port, lmtp="true")
-    rx = Receiver(load_settings(environ=env), Cli(env), port).start()
+    rx = start_receiver(tmp_path, db_url, lmtp="true")
+    port = rx.port
     try:
         a, b = rx.add_user(ALICE), rx.add_user("bert@ours.example")
         m = message(ALICE, "bob@acme.example", cc="bert@ours.example")
@@ -160,11 +152,9 @@ def test_lmtp_mode_answers_per_recipient(tmp_path, db_url):
 
 def test_metrics_endpoint_counts_accepted_mail(tmp_path, db_url):
     import urllib.request
-    from .conftest import Cli, Receiver, free_port, make_env
-    from smtp_logger.config import load_settings
-    port, metrics_port = free_port(), free_port()
-    env = make_env(tmp_path, db_url, port=port, metrics_port=metrics_port)
-    rx = Receiver(load_settings(environ=env), Cli(env), port).start()
+    metrics_port = free_port()
+    rx = start_receiver(tmp_path, db_url, metrics_port=metrics_port)
+    port = rx.port
     try:
         user = rx.add_user(ALICE)
 

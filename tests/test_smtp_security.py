@@ -12,18 +12,10 @@ import subprocess
 import pytest
 import trustme
 
-from smtp_logger.config import load_settings
-
-from .conftest import Cli, Receiver, free_port, make_env
+from .conftest import start_receiver
 from .mailers import message, msgid, send
 
 ALICE = "alice@ours.example"
-
-
-def start(tmp_path, db_url, **settings) -> Receiver:
-    port = free_port()
-    env = make_env(tmp_path, db_url, port=port, **settings)
-    return Receiver(load_settings(environ=env), Cli(env), port).start()
 
 
 @pytest.fixture
@@ -43,7 +35,7 @@ def tls_files(tmp_path):
 
 def test_starttls_and_tls_required(tmp_path, db_url, tls_files):
     cert, key, client_context = tls_files
-    rx = start(tmp_path, db_url, tls_cert=cert, tls_key=key, require_tls="true")
+    rx = start_receiver(tmp_path, db_url, tls_cert=cert, tls_key=key, require_tls="true")
     try:
         user = rx.add_user(ALICE)
         with smtplib.SMTP("127.0.0.1", rx.port) as client:
@@ -62,7 +54,7 @@ def test_starttls_and_tls_required(tmp_path, db_url, tls_files):
 
 
 def test_authentication_results_from_trusted_mta(tmp_path, db_url):
-    rx = start(tmp_path, db_url, sender_auth="authentication-results", trusted_authserv_ids="mx.ours.example")
+    rx = start_receiver(tmp_path, db_url, sender_auth="authentication-results", trusted_authserv_ids="mx.ours.example")
     try:
         user = rx.add_user(ALICE)
         good = message(ALICE, "bob@acme.example", headers={
@@ -82,7 +74,7 @@ def test_authentication_results_from_trusted_mta(tmp_path, db_url):
 
 
 def test_proxy_protocol_header_is_understood(tmp_path, db_url):
-    rx = start(tmp_path, db_url, proxy_protocol_timeout=5)
+    rx = start_receiver(tmp_path, db_url, proxy_protocol_timeout=5)
     try:
         user = rx.add_user(ALICE)
         with socket.create_connection(("127.0.0.1", rx.port), timeout=10) as s:
@@ -102,7 +94,7 @@ def test_proxy_protocol_header_is_understood(tmp_path, db_url):
 
 
 def test_connection_limit(tmp_path, db_url):
-    rx = start(tmp_path, db_url, max_connections=2)
+    rx = start_receiver(tmp_path, db_url, max_connections=2)
     try:
         held = [socket.create_connection(("127.0.0.1", rx.port)) for _ in range(2)]
         for s in held:
