@@ -297,8 +297,13 @@ def contacts_group():
     """Customers and their addresses."""
 
 
-def _retro(obj: Context, account_id: int, addresses: set[str], names: set[str]) -> int:
-    return obj.pipeline().contacts_changed(account_id, addresses, names)
+def _log_held_and_report(obj: Context, account_id: int, contact_address: str, addresses: set[str],
+                         names: set[str], as_json: bool, text: str) -> None:
+    """After a contact change: log the held mail it unblocks, then print the contact."""
+    logged = obj.pipeline().contacts_changed(account_id, addresses, names)
+    with obj.session() as session:
+        data = dict(queries.contact_dict(session, account_id, contact_address), retroactively_logged=logged)
+    _emit(data, as_json, f"{text}; {logged} held message(s) logged")
 
 
 @contacts_group.command("add")
@@ -314,10 +319,8 @@ def contacts_add(obj: Context, email, name, extra, as_json):
     with obj.session() as session:
         account_id = obj.account_id(session)
         contacts.add_contact(session, account_id, email, name, extra)
-    logged = _retro(obj, account_id, {email, *extra}, {name} if name else set())
-    with obj.session() as session:
-        data = dict(queries.contact_dict(session, account_id, email), retroactively_logged=logged)
-    _emit(data, as_json, f"contact {email} created; {logged} held message(s) logged")
+    _log_held_and_report(obj, account_id, email, {email, *extra}, {name} if name else set(), as_json,
+                         f"contact {email} created")
 
 
 @contacts_group.command("add-email")
@@ -331,10 +334,8 @@ def contacts_add_email(obj: Context, contact_email, new_email, as_json):
     with obj.session() as session:
         account_id = obj.account_id(session)
         contacts.add_email(session, account_id, _address(contact_email), new_email)
-    logged = _retro(obj, account_id, {new_email}, set())
-    with obj.session() as session:
-        data = dict(queries.contact_dict(session, account_id, new_email), retroactively_logged=logged)
-    _emit(data, as_json, f"{new_email} added to {contact_email}; {logged} held message(s) logged")
+    _log_held_and_report(obj, account_id, new_email, {new_email}, set(), as_json,
+                         f"{new_email} added to {contact_email}")
 
 
 @contacts_group.command("merge")
@@ -349,10 +350,8 @@ def contacts_merge(obj: Context, keep_email, other_email, as_json):
         keep = contacts.merge(session, account_id, _address(keep_email), _address(other_email))
         addresses = set(contacts.contact_emails(session, keep.id))
         names = {keep.name} if keep.name else set()  # a name shared by both may now be unique
-    logged = _retro(obj, account_id, addresses, names)
-    with obj.session() as session:
-        data = dict(queries.contact_dict(session, account_id, _address(keep_email)), retroactively_logged=logged)
-    _emit(data, as_json, f"merged {other_email} into {keep_email}; {logged} held message(s) logged")
+    _log_held_and_report(obj, account_id, _address(keep_email), addresses, names, as_json,
+                         f"merged {other_email} into {keep_email}")
 
 
 @contacts_group.command("show")
