@@ -76,6 +76,7 @@ class ParsedMessage:
     unparseable: bool
     email: EmailMessage = field(repr=False)
     automatic: object = field(default=_UNSET, repr=False)  # classify() result, filled once
+    work_files: list = field(default_factory=list, repr=False)  # decoded large parts, to delete
 
     @property
     def thread_keys(self) -> list[str]:
@@ -204,8 +205,10 @@ def message_id_of(path: Path) -> str | None:
 
 def parse_file(path: Path, work_dir: Path, prefix: str) -> ParsedMessage:
     """Parse a stored message in bounded memory: large parts are decoded into work files."""
-    skeleton, _blobs = skeletonize(path, work_dir, prefix)
-    return parse_message(skeleton, work_dir)
+    skeleton, blobs = skeletonize(path, work_dir, prefix)
+    parsed = parse_message(skeleton, work_dir)
+    parsed.work_files = [blob.path for blob in blobs]
+    return parsed
 
 
 def parse_message(raw: bytes, work_dir: Path | None = None) -> ParsedMessage:

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -53,9 +53,9 @@ def _safe_parse(path: Path, work_dir: Path, prefix: str) -> ParsedMessage | None
         return None
 
 
-def _remove_work_files(work_dir: Path, prefix: str) -> None:
-    for leftover in work_dir.glob(f"{prefix}-*"):
-        leftover.unlink(missing_ok=True)
+def _remove_work_files(parsed: ParsedMessage | None) -> None:
+    for path in parsed.work_files if parsed else ():
+        path.unlink(missing_ok=True)
 
 
 class Pipeline:
@@ -78,7 +78,7 @@ class Pipeline:
             change = self._with_retries(lambda s: self._deliver(s, entry, rcpt, parsed, raw, sha, size, received))
             if change:
                 unblocked.append(change)
-        _remove_work_files(self.spool.work, entry.spool_id)
+        _remove_work_files(parsed)
         for change in unblocked:
             self.retry_held(change)
         self.spool.done(entry)
@@ -164,19 +164,15 @@ class Pipeline:
         return logged
 
     def _waiting(self, change: Unblocked) -> list[int]:
-        pairs = [("address", v) for v in change.addresses] + [("name", v) for v in change.names] \
-            + [("message_id", v) for v in change.message_ids]
-        if not pairs:
+        """Held messages of the account that wait for any of these addresses, names or ids."""
+        wanted = [(kind, values) for kind, values in (("address", change.addresses),
+                  ("name", change.names), ("message_id", change.message_ids)) if values]
+        if not wanted:
             return []
+        condition = or_(*(and_(HeldWait.kind == kind, HeldWait.value.in_(values)) for kind, values in wanted))
         with self.sessions() as session:
-            ids = set()
-            for kind in ("address", "name", "message_id"):
-                values = [v for k, v in pairs if k == kind]
-                if values:
-                    ids.update(session.scalars(select(HeldWait.received_message_id).where(
-                        HeldWait.account_id == change.account_id, HeldWait.kind == kind,
-                        HeldWait.value.in_(values))))
-            return sorted(ids)
+            return sorted(set(session.scalars(select(HeldWait.received_message_id).where(
+                HeldWait.account_id == change.account_id, condition))))
 
     def _retry_one(self, session: Session, received_id: int) -> tuple[bool, Unblocked | None]:
         """Decide a held message again: (was it logged now, what that unblocks)."""
@@ -190,7 +186,7 @@ class Pipeline:
         try:
             change = self._decide_and_write(session, message, parsed, raw)
         finally:
-            _remove_work_files(self.spool.work, prefix)
+            _remove_work_files(parsed)
         if message.reason != previous or change:
             log.info("held_retried", received_message=message.id, before=previous, after=message.reason)
         return message.status == "logged", change

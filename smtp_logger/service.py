@@ -15,7 +15,7 @@ from concurrent.futures.process import BrokenProcessPool
 import structlog
 from prometheus_client import Counter, Gauge, start_http_server
 
-from .db import session_factory, upgrade
+from .db import get_engine, session_factory, upgrade
 from .pipeline import Pipeline
 from .smtp.server import protocol_factory
 from .spool import Spool, SpoolEntry
@@ -59,6 +59,7 @@ class App:
     def __init__(self, settings):
         self.settings = settings
         self.sessions = session_factory(settings.db_url)
+        self.engine = get_engine(settings.db_url)
         self.spool = Spool(settings.data_path)
         self.pipeline = Pipeline(settings, self.sessions, self.spool)
         self.executor = make_executor(settings)
@@ -68,8 +69,8 @@ class App:
         self.pending: set[asyncio.Future] = set()
 
     def is_live_address(self, address: str) -> bool:
-        with self.sessions() as session:
-            return accounts.live_address(session, address) is not None
+        with self.engine.connect() as connection:
+            return accounts.is_live(connection, address)
 
     def enqueue(self, entry: SpoolEntry) -> None:
         ACCEPTED.inc()

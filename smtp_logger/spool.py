@@ -92,8 +92,8 @@ class Spool:
         for orphan in self.new.glob("*.eml"):
             if not orphan.with_suffix(".json").exists():
                 orphan.unlink(missing_ok=True)  # crashed before 250: the sender retries
-        for leftover in self.tmp.iterdir():
-            leftover.unlink(missing_ok=True)
+        for leftover in [*self.tmp.iterdir(), *self.work.iterdir()]:
+            leftover.unlink(missing_ok=True)  # half-written deliveries, half-decoded parts
         return entries
 
     def load(self, meta_path: Path) -> SpoolEntry | None:

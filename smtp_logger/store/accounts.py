@@ -96,13 +96,13 @@ def current_addresses(session: Session, user: User) -> dict[str, str]:
     return {row.kind: row.address for row in rows}
 
 
-def live_address(session: Session, address: str, at: datetime | None = None) -> LiveAddress | None:
-    """The logging address that accepts mail now (RCPT TO), or None."""
-    now = at or datetime.now(timezone.utc)
-    row = session.scalars(select(LoggingAddress).where(LoggingAddress.address == address)).first()
-    if row is None or not row.active or (row.valid_until is not None and row.valid_until < now):
-        return None
-    return LiveAddress(row.account_id, row.user_id, row.kind, row.address)
+def is_live(connection, address: str, at: datetime | None = None) -> bool:
+    """The RCPT TO check on a bare connection (no ORM session: it runs for every recipient)."""
+    row = connection.execute(select(LoggingAddress.active, LoggingAddress.valid_until).where(
+        LoggingAddress.address == address)).first()
+    if row is None or not row.active:
+        return False
+    return row.valid_until is None or row.valid_until >= (at or datetime.now(timezone.utc))
 
 
 def any_address(session: Session, address: str) -> LiveAddress | None:
