@@ -9,6 +9,8 @@ import asyncio
 import multiprocessing
 import os
 import signal
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -32,9 +34,19 @@ BACKLOG = Gauge("smtp_logger_spool_backlog", "Deliveries spooled and not yet pro
 _worker_pipeline: Pipeline | None = None
 
 
-def _init_worker(settings) -> None:
+def _exit_with_parent(parent: int) -> None:
+    """A worker whose server died (even by SIGKILL) exits too: the restarted server re-runs
+    whatever it was doing from the spool, and no orphan keeps holding memory."""
+    while True:
+        time.sleep(1)
+        if os.getppid() != parent:
+            os._exit(0)
+
+
+def _init_worker(settings, server_pid: int) -> None:
     """In each worker process: logging, a database pool and a pipeline of its own."""
     global _worker_pipeline
+    threading.Thread(target=_exit_with_parent, args=(server_pid,), daemon=True).start()
     os.nice(10)  # the SMTP process answers first; decisions catch up when it is idle
     from .logsetup import configure
     configure(settings.log_format, settings.log_level)
@@ -51,7 +63,7 @@ def make_executor(settings):
     if settings.worker_processes > 0:
         return ProcessPoolExecutor(max_workers=settings.worker_processes,
                                    mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_init_worker, initargs=(settings,))
+                                   initializer=_init_worker, initargs=(settings, os.getpid()))
     return ThreadPoolExecutor(max_workers=max(1, settings.workers), thread_name_prefix="smtp-logger-worker")
 
 

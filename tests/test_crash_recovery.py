@@ -68,5 +68,22 @@ def test_sigkill_after_250_loses_nothing_and_duplicates_nothing(tmp_path, db_url
         assert [d["reason"] for d in cli.json("why", msgid(m))] == ["LOGGED"]
         assert len(cli.json("timeline", f"buyer{i}@acme.example")) == 1
     assert not list((tmp_path / "data" / "spool" / "new").iterdir())
+    assert _wait_for(lambda: not _orphans(tmp_path), timeout=10), "worker processes outlived their server"
     spooled = [p for p in spooled if p.suffix == ".json"]
     print(f"{len(spooled)} of {len(burst)} messages were still only in the spool at SIGKILL")
+
+
+def _orphans(tmp_path: Path) -> list[int]:
+    """Worker processes still running for this test's data directory."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            environ = (proc / "environ").read_bytes()
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"spawn_main" in cmdline and str(tmp_path / "data").encode() in environ:
+            found.append(int(proc.name))
+    return found
