@@ -122,8 +122,10 @@ def _print_demo(obj: Context) -> None:
   BCC address:        {addresses['bcc']}
   Forwarding address: {addresses['forward']}
 Send a first message (in another terminal):
-  swaks --server 127.0.0.1:{port} --from demo@example.com --to customer@acme.example \\
-        --bcc {addresses['bcc']} --header 'Subject: Our proposal' --body 'Hello, here it is.'
+  swaks --server 127.0.0.1:{port} --from demo@example.com --to {addresses['bcc']} \\
+        --header 'To: Customer <customer@acme.example>' --header 'Subject: Our proposal' \\
+        --body 'Hello, here it is.'
+  (the envelope goes to the BCC address only; the To header names the customer, as a BCC does)
   (or: .venv/bin/python -m smtp_logger.demo_send)
 Then: .venv/bin/smtp-logger timeline customer@acme.example --json
 """)
@@ -438,6 +440,19 @@ def why(obj: Context, message_id, as_json):
         raise UserError(f"no message with Message-ID {message_id} was received")
     text = "\n".join(f"{r['logging_address']}: {r['reason']} - {r['explanation']}" for r in rows)
     _emit(rows, as_json, text)
+
+
+@main.command()
+@click.option("--limit", type=click.IntRange(1, 1000), default=20)
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def recent(obj: Context, limit, as_json):
+    """The latest decisions, newest first (Message-IDs to ask `why` about)."""
+    with obj.session() as session:
+        rows = queries.recent(session, limit)
+    text = "\n".join(f"{r['decided_at'][:19]}  {r['reason']:26} <{r['message_id']}>  {r['subject'][:50]}"
+                     for r in rows)
+    _emit(rows, as_json, text or "nothing received yet")
 
 
 @main.group()

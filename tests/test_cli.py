@@ -91,3 +91,16 @@ def test_never_log_purge_removes_logged_mail(receiver):
     receiver.cli("never-log", "purge", "private.example", "--yes")
     assert receiver.cli.json("timeline", "eve@private.example") == []
     assert receiver.cli.json("timeline", "bob@acme.example") == []
+
+
+def test_recent_lists_latest_decisions_newest_first(receiver):
+    user = receiver.add_user("alice@ours.example")
+    first = message("alice@ours.example", "bob@acme.example", subject="one")
+    second = message("mallory@evil.example", "bob@acme.example", subject="two")
+    send(receiver.port, first, [user["bcc_address"]])
+    receiver.drain()
+    send(receiver.port, second, [user["bcc_address"]])
+    receiver.drain()
+    rows = receiver.cli.json("recent", "--limit", "5")
+    assert [(r["message_id"], r["reason"], r["subject"]) for r in rows] == [
+        (msgid(second), "SENDER_NOT_ALLOWED", "two"), (msgid(first), "LOGGED", "one")]

@@ -82,6 +82,16 @@ def why(session: Session, account_id: int | None, message_id: str) -> list[dict]
     } for d in session.scalars(query.order_by(Decision.id))]
 
 
+def recent(session: Session, limit: int) -> list[dict]:
+    """The latest decisions, newest first (to find a Message-ID to ask `why` about)."""
+    rows = session.execute(select(Decision, ReceivedMessage.subject).join(
+        ReceivedMessage, ReceivedMessage.id == Decision.received_message_id)
+        .order_by(Decision.id.desc()).limit(limit))
+    return [{"message_id": d.message_id, "logging_address": d.logging_address, "reason": d.reason,
+             "logged": d.reason == LOGGED, "decided_at": d.decided_at.isoformat(), "subject": subject}
+            for d, subject in rows]
+
+
 def held(session: Session, account_id: int | None) -> list[dict]:
     query = select(ReceivedMessage).where(ReceivedMessage.status == "held")
     if account_id is not None:
