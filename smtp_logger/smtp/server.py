@@ -104,30 +104,31 @@ class StreamingSMTP(SMTP):
             await self.push(status)
 
     async def _receive_data(self) -> list[str]:
-        envelope, spool = self.envelope, self.app.spool
-        writer = spool.open_writer(envelope.mail_from or "", list(envelope.rcpt_tos), _peer(self.session))
-        reader = DotUnstuffer(writer.write, self.data_size_limit or 0, self.line_length_limit)
+        envelope = self.envelope
+        sink = _SpoolSink(self.app.spool, envelope.mail_from or "", list(envelope.rcpt_tos), _peer(self.session))
+        reader = DotUnstuffer(sink.buffer, self.data_size_limit or 0, self.line_length_limit)
         try:
             while not reader.done:
                 chunk = await self._reader.read(CHUNK)
                 if not chunk:
                     raise ConnectionResetError("connection closed during DATA")
                 reader.feed(chunk)
+                await sink.spill()
                 self._reset_timeout()
             if reader.result.leftover:
                 self._reader._buffer[:0] = reader.result.leftover  # pipelined commands
             if reader.result.too_big:
-                writer.abort()
+                await sink.abort()
                 return [replies.ERR_TOO_BIG]
             if reader.result.line_too_long:
-                writer.abort()
+                await sink.abort()
                 return [replies.ERR_LINE_TOO_LONG]
-            entry = await asyncio.to_thread(writer.commit)
+            entry = await sink.commit()
         except (ConnectionError, asyncio.CancelledError):
-            writer.abort()
+            await sink.abort()
             raise
         except Exception as exc:
-            writer.abort()
+            await sink.abort()
             log.error("spool_failed", error=exc.__class__.__name__, detail=str(exc)[:200])
             return [replies.ERR_TEMP_LOCAL] * (len(envelope.rcpt_tos) if self.lmtp else 1)
         log.info("accepted", spool_id=entry.spool_id, size=reader.result.size,
@@ -136,6 +137,50 @@ class StreamingSMTP(SMTP):
         if self.lmtp:
             return [replies.OK_LMTP.format(spool_id=entry.spool_id)] * len(entry.rcpt_tos)
         return [replies.OK_QUEUED.format(spool_id=entry.spool_id)]
+
+
+class _SpoolSink:
+    """Collects DATA in memory up to SPILL bytes (one thread hop writes, fsyncs and renames a
+    small message); a larger one streams to its spool file as it arrives. File work never runs
+    on the event loop except appending already-received chunks of a large message."""
+
+    SPILL = 1 << 20
+
+    def __init__(self, spool, mail_from: str, rcpt_tos: list[str], peer: str):
+        self.spool, self.mail_from, self.rcpt_tos, self.peer = spool, mail_from, rcpt_tos, peer
+        self.chunks: list[bytes] = []
+        self.pending = 0
+        self.writer = None
+
+    def buffer(self, data: bytes) -> None:
+        self.chunks.append(data)
+        self.pending += len(data)
+
+    def _drain_into_writer(self) -> None:
+        for chunk in self.chunks:
+            self.writer.write(chunk)
+        self.chunks, self.pending = [], 0
+
+    async def spill(self) -> None:
+        if self.pending < self.SPILL:
+            return
+        if self.writer is None:
+            self.writer = await asyncio.to_thread(self.spool.open_writer, self.mail_from, self.rcpt_tos, self.peer)
+        self._drain_into_writer()
+
+    def _commit(self):
+        if self.writer is None:
+            self.writer = self.spool.open_writer(self.mail_from, self.rcpt_tos, self.peer)
+        self._drain_into_writer()
+        return self.writer.commit()
+
+    async def commit(self):
+        return await asyncio.to_thread(self._commit)
+
+    async def abort(self) -> None:
+        self.chunks, self.pending = [], 0
+        if self.writer is not None:
+            await asyncio.to_thread(self.writer.abort)
 
 
 class StreamingLMTP(StreamingSMTP, LMTP):
