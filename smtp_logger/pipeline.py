@@ -21,7 +21,7 @@ from . import candidate as candidates
 from . import lifecycle
 from .attachments import BlobStore
 from .auth import check_sender
-from .models import Account, HeldWait, ReceivedMessage, User
+from .models import Account, HeldWait, ReceivedMessage
 from .parse import ParsedMessage, message_id_of, parse_file
 from .reasons import explain
 from .rules import Decision, decide
@@ -64,6 +64,7 @@ class Pipeline:
         self.sessions = sessions
         self.spool = spool
         self.blobs = BlobStore(spool.root / "attachments")
+        self._addresses: dict[str, accounts.LiveAddress] = {}
 
     # -- deliveries ----------------------------------------------------------------------
 
@@ -75,7 +76,8 @@ class Pipeline:
         received = datetime.fromtimestamp(entry.received_at, timezone.utc)
         unblocked: list[Unblocked] = []
         for rcpt in dict.fromkeys(a.lower() for a in entry.rcpt_tos):
-            change = self._with_retries(lambda s: self._deliver(s, entry, rcpt, parsed, raw, sha, size, received))
+            change = self._with_retries(
+                lambda s, first: self._deliver(s, first, entry, rcpt, parsed, raw, sha, size, received))
             if change:
                 unblocked.append(change)
         _remove_work_files(parsed)
@@ -84,10 +86,12 @@ class Pipeline:
         self.spool.done(entry)
 
     def _with_retries(self, work):
+        """Run work(session, first_attempt) in a transaction; a unique-constraint conflict
+        (a racing receiver, or a delivery recovered after a crash) is retried."""
         for attempt in range(RETRIES):
             with self.sessions() as session:
                 try:
-                    result = work(session)
+                    result = work(session, attempt == 0)
                     session.commit()
                     return result
                 except (IntegrityError, OperationalError) as exc:
@@ -96,13 +100,24 @@ class Pipeline:
                              detail=str(exc.orig)[:200])
         raise RuntimeError("gave up after repeated conflicts")
 
-    def _deliver(self, session: Session, entry: SpoolEntry, rcpt: str, parsed, raw: Path,
-                 sha: str, size: int, received: datetime) -> Unblocked | None:
-        address = accounts.any_address(session, rcpt)
+    def _logging_address(self, session: Session, rcpt: str):
+        """Which user and way a logging address belongs to (never changes: cached)."""
+        if rcpt not in self._addresses:
+            found = accounts.any_address(session, rcpt)
+            if found is None:
+                return None
+            self._addresses[rcpt] = found
+        return self._addresses[rcpt]
+
+    def _deliver(self, session: Session, first_attempt: bool, entry: SpoolEntry, rcpt: str, parsed,
+                 raw: Path, sha: str, size: int, received: datetime) -> Unblocked | None:
+        address = self._logging_address(session, rcpt)
         if address is None:
             log.warning("unknown_logging_address_in_spool", spool_id=entry.spool_id)
             return None
-        if session.scalars(select(ReceivedMessage.id).where(
+        # The unique (spool id, address) constraint catches a delivery done before a crash;
+        # only a retry pays for looking.
+        if not first_attempt and session.scalars(select(ReceivedMessage.id).where(
                 ReceivedMessage.spool_id == entry.spool_id, ReceivedMessage.logging_address == rcpt)).first():
             return None  # already processed before a crash
         message = ReceivedMessage(
@@ -117,15 +132,15 @@ class Pipeline:
 
     def _decide_and_write(self, session: Session, message: ReceivedMessage, parsed, raw: Path) -> Unblocked | None:
         account = session.get(Account, message.account_id)
-        user = session.get(User, message.user_id)
+        user_id = message.user_id
         if parsed is None:
             lifecycle.record(session, message, Decision("UNPARSEABLE", "the parser failed"))
             self._log_decision(message, "UNPARSEABLE")
             return None
-        user_addresses = directory.get(session, account).addresses_of(user.id)
+        user_addresses = directory.get(session, account).addresses_of(user_id)
         candidate, content = candidates.build(message.way, parsed, user_addresses, message.received_at)
         authenticated = check_sender(self.settings, parsed, raw) if candidate.way != "auto_copy" else None
-        crm = facts.load(session, account, user, candidate, self.settings, authenticated)
+        crm = facts.load(session, account, user_id, candidate, self.settings, authenticated)
         decision = decide(candidate, crm)
         change = None
         engagement_id = None
@@ -136,7 +151,7 @@ class Pipeline:
             change = Unblocked(account.id, set(written.new_contact_addresses),
                                {n.casefold() for n in written.new_contact_names}, set(written.thread_keys))
         elif decision.reason == "NEVER_LOG" and candidate.thread_keys and crm.thread is None:
-            thread = engagements.new_thread(session, account.id, user.id, None, candidate.subject_key, True)
+            thread = engagements.new_thread(session, account.id, user_id, None, candidate.subject_key, True)
             engagements.remember_keys(session, account.id, thread.id, candidate.thread_keys)
         lifecycle.record(session, message, decision, engagement_id)
         self._log_decision(message, decision.reason, candidate.way)
@@ -157,7 +172,7 @@ class Pipeline:
                 if held_id in seen:
                     continue
                 seen.add(held_id)
-                was_logged, change = self._with_retries(lambda s: self._retry_one(s, held_id))
+                was_logged, change = self._with_retries(lambda s, _first: self._retry_one(s, held_id))
                 logged += was_logged
                 if change:  # a logged message may unblock others in turn
                     queue.append(change)

@@ -11,12 +11,12 @@ from sqlalchemy.orm import Session
 from ..addresses import Mailbox
 from ..attachments import BlobStore
 from ..candidate import Content, mailboxes
-from ..models import Account, Attachment, Engagement, EngagementContact, User
+from ..models import Account, Attachment, Engagement, EngagementContact
 from ..rules import Candidate, CrmFacts, LogPlan, UserFacts
 from . import contacts, directory, engagements
 
 
-def load(session: Session, account: Account, user: User, c: Candidate, settings,
+def load(session: Session, account: Account, user_id: int, c: Candidate, settings,
          sender_authenticated: bool | None) -> CrmFacts:
     known_directory = directory.get(session, account)
     participants = [b.address for b in (c.from_, *c.to, *c.cc) if b is not None and b.address]
@@ -30,12 +30,12 @@ def load(session: Session, account: Account, user: User, c: Candidate, settings,
     if thread is None and c.way == "manual_forward" and len(c.thread_keys) <= 1:
         thread = engagements.thread_by_subject(session, account.id, c.subject_key,
                                                list(known.values()), c.sent_at)
-    teams = known_directory.teams_of(user.id)
+    teams = known_directory.teams_of(user_id)
     return CrmFacts(
-        user=UserFacts(user.id, known_directory.addresses_of(user.id), frozenset(teams.values()), teams),
+        user=UserFacts(user_id, known_directory.addresses_of(user_id), frozenset(teams.values()), teams),
         internal_addresses=known_directory.internal,
         logging_domains=frozenset({settings.bcc_domain.lower(), settings.forward_domain.lower()}),
-        never_log=known_directory.never_log_for(user.id),
+        never_log=known_directory.never_log_for(user_id),
         contacts=known,
         contacts_by_name=by_name,
         contact_addresses=primary,
@@ -68,7 +68,7 @@ def write(session: Session, account: Account, c: Candidate, content: Content, pl
     created = []
     for box in plan.new_contacts:
         contact = contacts.add_contact(session, account.id, box.address, box.name,
-                                       created_by=c.way)
+                                       created_by=c.way, check_existing=False)
         contact_ids.append(contact.id)
         created.append(box)
     from_ = plan.from_ or Mailbox(None, None)
