@@ -23,7 +23,6 @@ from .attachments import BlobStore
 from .auth import check_sender
 from .models import Account, HeldWait, ReceivedMessage
 from .parse import ParsedMessage, message_id_of, parse_file
-from .reasons import explain
 from .rules import Decision, decide
 from .spool import Spool, SpoolEntry
 from .store import accounts, directory, engagements, facts
@@ -209,7 +208,3 @@ class Pipeline:
     def contacts_changed(self, account_id: int, addresses: set[str], names: set[str]) -> int:
         """Called after contacts are created, given an address, or merged."""
         return self.retry_held(Unblocked(account_id, set(addresses), {n.casefold() for n in names if n}))
-
-
-def explanation(reason: str, detail: str) -> str:
-    return explain(reason, detail)

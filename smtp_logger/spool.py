@@ -35,9 +35,6 @@ class SpoolEntry:
     def meta_path(self) -> Path:
         return self.path.with_suffix(".json")
 
-    def read_raw(self) -> bytes:
-        return self.path.read_bytes()
-
 
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
@@ -71,16 +68,6 @@ class Spool:
 
     def open_writer(self, mail_from: str, rcpt_tos: list[str], peer: str) -> "SpoolWriter":
         return SpoolWriter(self, new_spool_id(), mail_from, rcpt_tos, peer)
-
-    def store(self, content: bytes, mail_from: str, rcpt_tos: list[str], peer: str) -> SpoolEntry:
-        """Write a whole message durably; returns once it is fsynced and renamed into new/."""
-        writer = self.open_writer(mail_from, rcpt_tos, peer)
-        try:
-            writer.write(content)
-            return writer.commit()
-        except BaseException:
-            writer.abort()
-            raise
 
     def pending(self) -> list[SpoolEntry]:
         """Every acknowledged delivery not yet processed, oldest first; drops unacknowledged ones."""
@@ -123,9 +110,6 @@ class Spool:
 
     def raw_path(self, sha: str) -> Path:
         return self.raw / sha[:2] / sha
-
-    def read_kept(self, sha: str) -> bytes:
-        return self.raw_path(sha).read_bytes()
 
 
 class SpoolWriter:

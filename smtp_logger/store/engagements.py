@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from ..models import Engagement, EngagementContact, Thread, ThreadMessageId
@@ -79,8 +79,3 @@ def remember_keys(session: Session, account_id: int, thread_id: int, keys: tuple
         if key not in known:
             session.add(ThreadMessageId(account_id=account_id, thread_id=thread_id, message_id=key[:998]))
     session.flush()
-
-
-def engagements_in_thread(session: Session, thread_id: int) -> int:
-    return session.scalar(select(func.count()).select_from(Engagement).where(
-        Engagement.thread_id == thread_id)) or 0
