@@ -54,6 +54,10 @@ def find_user(session: Session, account_id: int, email: str) -> User:
     return user
 
 
+def users_of(session: Session, account_id: int) -> list[User]:
+    return list(session.scalars(select(User).where(User.account_id == account_id).order_by(User.id)))
+
+
 def add_user(session: Session, account_id: int, email: str, name: str | None,
              aliases: list[str], settings) -> User:
     if session.scalars(select(User).where(User.account_id == account_id, User.email == email)).first():

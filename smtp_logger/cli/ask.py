@@ -1,0 +1,84 @@
+"""What users ask: timelines, why a message was (not) logged, recent decisions, held mail."""
+
+from __future__ import annotations
+
+import click
+
+from .. import lifecycle
+from ..spool import Spool
+from ..store import privacy, queries
+from .base import Context, UserError, valid_address, emit, main, pass_ctx
+
+
+# -- what users ask -------------------------------------------------------------------------
+
+@main.command()
+@click.argument("contact_email")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def timeline(obj: Context, contact_email, as_json):
+    """A contact's logged emails, newest first."""
+    with obj.session() as session:
+        rows = queries.timeline(session, obj.account_id(session), valid_address(contact_email))
+    text = "\n".join(f"{r['sent_at']}  {r['direction']:8}  {r['subject']}  (thread {r['thread_id']})" for r in rows)
+    emit(rows, as_json, text or "no emails logged")
+
+
+@main.command()
+@click.argument("message_id")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def why(obj: Context, message_id, as_json):
+    """Every decision taken for a Message-ID."""
+    with obj.session() as session:
+        rows = queries.why(session, None, message_id)
+    if not rows and not as_json:
+        raise UserError(f"no message with Message-ID {message_id} was received")
+    text = "\n".join(f"{r['logging_address']}: {r['reason']} - {r['explanation']}" for r in rows)
+    emit(rows, as_json, text)
+
+
+@main.command()
+@click.option("--limit", type=click.IntRange(1, 1000), default=20)
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def recent(obj: Context, limit, as_json):
+    """The latest decisions, newest first (Message-IDs to ask `why` about)."""
+    with obj.session() as session:
+        rows = queries.recent(session, limit)
+    text = "\n".join(f"{r['decided_at'][:19]}  {r['reason']:26} <{r['message_id']}>  {r['subject'][:50]}"
+                     for r in rows)
+    emit(rows, as_json, text or "nothing received yet")
+
+
+@main.group()
+def held():
+    """Messages received and not (yet) logged."""
+
+
+@held.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def held_list(obj: Context, as_json):
+    with obj.session() as session:
+        rows = queries.held(session, None)
+    text = "\n".join(f"{r['received_at']}  {r['reason']:26} {r['message_id']}" for r in rows)
+    emit(rows, as_json, text or "no held messages")
+
+
+@held.command("purge")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def held_purge(obj: Context, as_json):
+    """Expire held messages older than the retention time (held_retention_days)."""
+    spool = Spool(obj.settings.data_path)
+    with obj.session() as session:
+        expired = privacy.expired_held(session, obj.settings.held_retention_days)
+        for message in expired:
+            lifecycle.expire(session, message, obj.settings.held_retention_days)
+        session.flush()
+        shas = {m.raw_sha256 for m in expired}
+        removable = [sha for sha in shas if not privacy.raw_still_needed(session, sha)]
+    for sha in removable:
+        spool.raw_path(sha).unlink(missing_ok=True)
+    emit({"expired": len(expired)}, as_json, f"{len(expired)} held message(s) expired")

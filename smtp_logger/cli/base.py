@@ -1,0 +1,85 @@
+"""The command line's shared parts: settings and sessions (`Context`), one-line errors,
+JSON output, and the `smtp-logger` group every command hangs on."""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+
+import click
+
+from ..addresses import is_valid_address, normalize_address
+from ..config import ConfigError, load_settings
+from ..db import session_factory, upgrade
+from ..logsetup import configure
+from ..pipeline import Pipeline
+from ..spool import Spool
+from ..store import accounts
+from ..store.accounts import Conflict, NotFound
+
+
+class UserError(click.ClickException):
+    def show(self, file=None):
+        click.echo(f"error: {self.message}", err=True)
+
+
+def emit(data, as_json: bool, text: str) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False) if as_json else text)
+
+
+def valid_address(value: str) -> str:
+    value = normalize_address(value)
+    if not is_valid_address(value):
+        raise UserError(f"not a valid email address: {value!r}")
+    return value
+
+
+class Context:
+    def __init__(self, config_file):
+        try:
+            self.settings = load_settings(config_file)
+        except (ConfigError, ValueError) as exc:
+            raise UserError(str(exc)) from exc
+        configure(self.settings.log_format, self.settings.log_level)
+        self.sessions = None
+
+    def prepare(self):
+        if self.sessions is None:
+            if self.settings.is_embedded:
+                upgrade(self.settings.db_url)
+            self.sessions = session_factory(self.settings.db_url)
+        return self.sessions
+
+    @contextmanager
+    def session(self):
+        sessions = self.prepare()
+        with sessions() as session:
+            try:
+                yield session
+                session.commit()
+            except (NotFound, Conflict) as exc:
+                session.rollback()
+                raise UserError(str(exc)) from exc
+            except Exception as exc:
+                session.rollback()
+                if exc.__class__.__name__ in ("OperationalError", "ProgrammingError"):
+                    raise UserError(f"database error: {str(exc).splitlines()[0]}") from exc
+                raise
+
+    def pipeline(self) -> Pipeline:
+        return Pipeline(self.settings, self.prepare(), Spool(self.settings.data_path))
+
+    def account_id(self, session) -> int:
+        return accounts.default_account(session).id
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+@click.group()
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+              help="TOML configuration file (default: config/smtp_logger.toml; SMTP_LOGGER_* override).")
+@click.pass_context
+def main(ctx, config_file):
+    """smtp_logger: log BCC'd and forwarded sales email on CRM contact timelines."""
+    ctx.obj = Context(config_file)

@@ -1,0 +1,69 @@
+"""`serve` (the receiver, optionally with the demo user) and `db upgrade`."""
+
+from __future__ import annotations
+
+import asyncio
+
+import click
+
+from ..db import upgrade
+from ..store import accounts
+from ..store.accounts import NotFound
+from .base import Context, UserError, main, pass_ctx
+
+
+# -- serve and db ---------------------------------------------------------------------------
+
+@main.command()
+@click.option("--host", default=None)
+@click.option("--port", type=int, default=None)
+@click.option("--demo", is_flag=True, help="Create the demo user (idempotent) and print its addresses.")
+@pass_ctx
+def serve(obj: Context, host, port, demo):
+    """Run the receiver (default 127.0.0.1:2525)."""
+    from ..service import App
+    if host:
+        obj.settings.host = host
+    if port:
+        obj.settings.port = port
+    if demo:
+        _print_demo(obj)
+    asyncio.run(App(obj.settings).serve_forever())
+
+
+def _print_demo(obj: Context) -> None:
+    with obj.session() as session:
+        account_id = obj.account_id(session)
+        try:
+            user = accounts.find_user(session, account_id, "demo@example.com")
+        except NotFound:
+            user = accounts.add_user(session, account_id, "demo@example.com", "Demo Salesperson", [], obj.settings)
+        addresses = accounts.current_addresses(session, user)
+    port = obj.settings.port
+    click.echo(f"""Demo user: demo@example.com
+  BCC address:        {addresses['bcc']}
+  Forwarding address: {addresses['forward']}
+Send a first message (in another terminal):
+  swaks --server 127.0.0.1:{port} --from demo@example.com --to {addresses['bcc']} \\
+        --header 'To: Customer <customer@acme.example>' --header 'Subject: Our proposal' \\
+        --body 'Hello, here it is.'
+  (the envelope goes to the BCC address only; the To header names the customer, as a BCC does)
+  (or: .venv/bin/python -m smtp_logger.demo_send)
+Then: .venv/bin/smtp-logger timeline customer@acme.example --json
+""")
+
+
+@main.group()
+def db():
+    """Database schema."""
+
+
+@db.command("upgrade")
+@pass_ctx
+def db_upgrade(obj: Context):
+    """Apply migrations."""
+    try:
+        upgrade(obj.settings.db_url)
+    except Exception as exc:
+        raise UserError(f"migration failed: {str(exc).splitlines()[0]}") from exc
+    click.echo("database is up to date")
