@@ -26,6 +26,7 @@ from .parse import ParsedMessage, message_id_of, parse_file
 from .rules import Decision, decide
 from .spool import Spool, SpoolEntry
 from .store import accounts, directory, engagements, facts
+from .store import held as held_store
 
 log = structlog.get_logger("smtp_logger.pipeline")
 RETRIES = 5
@@ -74,15 +75,29 @@ class Pipeline:
         parsed = _safe_parse(raw, self.spool.work, entry.spool_id)
         received = datetime.fromtimestamp(entry.received_at, timezone.utc)
         unblocked: list[Unblocked] = []
+        held: list[int] = []
         for rcpt in dict.fromkeys(a.lower() for a in entry.rcpt_tos):
-            change = self._with_retries(
-                lambda s, first: self._deliver(s, first, entry, rcpt, parsed, raw, sha, size, received))
+            held_here: list[int] = []
+            change = self._with_retries(lambda s, first: self._deliver(
+                s, first, entry, rcpt, parsed, raw, sha, size, received, held_here))
+            held.extend(held_here)
             if change:
                 unblocked.append(change)
         _remove_work_files(parsed)
         for change in unblocked:
             self.retry_held(change)
+        for held_id in held:
+            self._recheck_held(held_id)
         self.spool.done(entry)
+
+    def _recheck_held(self, received_id: int) -> None:
+        """A message just held may wait for something another worker committed meanwhile."""
+        with self.sessions() as session:
+            if not held_store.waits_satisfied(session, received_id):
+                return
+        was_logged, change = self._with_retries(lambda s, _first: self._retry_one(s, received_id))
+        if change:
+            self.retry_held(change)
 
     def _with_retries(self, work):
         """Run work(session, first_attempt) in a transaction; a unique-constraint conflict
@@ -109,7 +124,8 @@ class Pipeline:
         return self._addresses[rcpt]
 
     def _deliver(self, session: Session, first_attempt: bool, entry: SpoolEntry, rcpt: str, parsed,
-                 raw: Path, sha: str, size: int, received: datetime) -> Unblocked | None:
+                 raw: Path, sha: str, size: int, received: datetime, held: list[int]) -> Unblocked | None:
+        held.clear()  # this attempt's own outcome only
         address = self._logging_address(session, rcpt)
         if address is None:
             log.warning("unknown_logging_address_in_spool", spool_id=entry.spool_id)
@@ -127,7 +143,10 @@ class Pipeline:
             reason="")
         session.add(message)
         session.flush()
-        return self._decide_and_write(session, message, parsed, raw)
+        change = self._decide_and_write(session, message, parsed, raw)
+        if message.status == "held":
+            held.append(message.id)
+        return change
 
     def _decide_and_write(self, session: Session, message: ReceivedMessage, parsed, raw: Path) -> Unblocked | None:
         account = session.get(Account, message.account_id)

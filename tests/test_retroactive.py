@@ -221,3 +221,31 @@ def test_held_purge_expires_past_retention_and_stops_retrying(receiver, alice, d
     assert added["retroactively_logged"] == 1  # the fresh one only
     assert [e["message_id"] for e in receiver.cli.json("timeline", BOB)] == [msgid(fresh), msgid(first)]
     assert reasons(receiver, old)[-1] == "HELD_EXPIRED"
+
+
+def test_reply_racing_its_original_is_never_left_held(receiver):
+    """The customer's reply (automatic copy) and the user's BCC of the email it answers arrive
+    at the same moment on two connections: whichever is decided first, both end up logged in
+    one thread; the reply is never left held waiting for an original that is already there."""
+    import threading
+    alice = receiver.add_user(ALICE)
+    receiver.cli("contacts", "add", "bob@acme.example")
+    pairs = []
+    for i in range(6):
+        original = message(ALICE, "bob@acme.example", subject=f"Offer {i}", message_id=f"<race-{i}@ours.example>")
+        reply = message("bob@acme.example", ALICE, subject=f"Re: Offer {i}", message_id=f"<race-re-{i}@acme.example>",
+                        in_reply_to=f"<race-{i}@ours.example>")
+        pairs.append((original, reply))
+    for original, reply in pairs:
+        threads = [threading.Thread(target=send, args=(receiver.port, original, [alice["bcc_address"]])),
+                   threading.Thread(target=send, args=(receiver.port, reply, [alice["forward_address"]]),
+                                    kwargs={"mail_from": "bob@acme.example"})]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    receiver.drain()
+    assert receiver.cli.json("held", "list") == []
+    timeline = {e["subject"]: e for e in receiver.cli.json("timeline", "bob@acme.example")}
+    for i in range(6):
+        assert timeline[f"Re: Offer {i}"]["thread_id"] == timeline[f"Offer {i}"]["thread_id"]
