@@ -49,7 +49,7 @@ def record(session: Session, message: ReceivedMessage, decision: Decision,
     """Apply a decision: new status, the decision row, and what a held message waits for.
     A held message retried with the same outcome gets no second decision row."""
     was_held = message.status == "held"
-    unchanged = message.status == "held" and status_for(decision) == "held" \
+    unchanged = was_held and status_for(decision) == "held" \
         and message.reason == decision.reason
     _move(message, status_for(decision))
     message.reason = decision.reason

@@ -85,7 +85,11 @@ class App:
             return accounts.is_live(connection, address)
 
     def enqueue(self, entry: SpoolEntry) -> None:
+        """A delivery just acknowledged with 250."""
         ACCEPTED.inc()
+        self._schedule(entry)
+
+    def _schedule(self, entry: SpoolEntry) -> None:
         BACKLOG.inc()
         future = asyncio.ensure_future(self._process(entry))
         self.pending.add(future)
@@ -121,10 +125,7 @@ class App:
             await asyncio.to_thread(upgrade, self.settings.db_url)
         for entry in await asyncio.to_thread(self.spool.pending):
             log.info("recovering_spooled", spool_id=entry.spool_id)
-            BACKLOG.inc()
-            future = asyncio.ensure_future(self._process(entry))
-            self.pending.add(future)
-            future.add_done_callback(self.pending.discard)
+            self._schedule(entry)
         if self.settings.metrics_port:
             start_http_server(self.settings.metrics_port, addr=self.settings.host)
         server = await self.loop.create_server(protocol_factory(self), self.settings.host,
