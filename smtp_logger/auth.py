@@ -11,6 +11,7 @@ import authres
 
 from .addresses import domain_of
 from .parse import ParsedMessage
+from .spool import read_message
 
 
 def _results(parsed: ParsedMessage, trusted: list[str]):
@@ -46,7 +47,7 @@ def check_sender(settings, parsed: ParsedMessage, raw_path) -> bool | None:
     if mode == "dkim":
         import dkim
         try:
-            return bool(dkim.verify(raw_path.read_bytes()))
+            return bool(dkim.verify(read_message(raw_path)))
         except Exception:
             return False
     raise ValueError(f"unknown sender_auth mode {mode!r}")

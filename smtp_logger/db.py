@@ -36,7 +36,10 @@ def get_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # No pre-ping: it costs a round trip per checkout. A connection lost with a server restart
+    # fails one query; SQLAlchemy then drops the whole pool, and callers retry (SMTP answers 451,
+    # processing is retried from the spool).
+    return create_engine(url, pool_size=10, max_overflow=20, pool_recycle=3600)
 
 
 def session_factory(url: str) -> sessionmaker[Session]:

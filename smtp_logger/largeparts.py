@@ -15,6 +15,8 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 from pathlib import Path
 
+from .spool import open_message
+
 BLOB_HEADER = "X-Smtp-Logger-Blob"
 THRESHOLD = 256 * 1024  # encoded bytes: smaller attachments stay in the skeleton
 BODY_THRESHOLD = 8 * 1024 * 1024  # a text body stays unless it is larger than this
@@ -220,7 +222,7 @@ class Skeletonizer:
 
 def skeletonize(path: Path, work_dir: Path, prefix: str, threshold: int = THRESHOLD) -> tuple[bytes, list[Blob]]:
     """The message at `path` with large leaf parts moved out into work files."""
-    with open(path, "rb") as f:
+    with open_message(path) as f:
         shrinker = Skeletonizer(iter(f), work_dir, prefix, threshold)
         shrinker.entity([])
         while (rest := shrinker._next()) is not None:  # trailing garbage after the top entity

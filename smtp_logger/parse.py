@@ -21,6 +21,7 @@ from pathlib import Path
 from .addresses import Mailbox, parse_mailbox, parse_mailbox_list
 from .htmltext import html_to_text
 from .largeparts import BLOB_HEADER, Blob, parse_blob_header, skeletonize
+from .spool import open_message
 
 _UNSET = object()
 _MSGID = re.compile(r"<([^<>\s]+)>")
@@ -197,7 +198,7 @@ def content_hash(from_: Mailbox | None, date_text: str, subject: str, body: str)
 def message_id_of(path: Path) -> str | None:
     """Only the Message-ID, from the header block (for messages the full parse failed on)."""
     from email.parser import BytesHeaderParser
-    with open(path, "rb") as f:
+    with open_message(path) as f:
         head = f.read(256 * 1024).split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
     headers = BytesHeaderParser(policy=policy.compat32).parsebytes(head)
     return (message_ids(str(headers.get("Message-ID", ""))) or [None])[0]

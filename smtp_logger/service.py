@@ -1,70 +1,44 @@
-"""The running receiver: one event loop serving SMTP/LMTP, a pool of worker threads turning
-spooled deliveries into decisions, and start-up recovery (everything left in the spool by a
-crash is processed again before new mail). Owns start and stop; no SMTP or SQL details.
+"""The running receiver: one event loop serving SMTP/LMTP, a group committer making accepted
+mail durable, workers turning the spool into decisions, and start-up recovery (whatever a
+crash left in the spool is processed again). Owns start and stop; no SMTP or SQL details.
 """
 
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
-import os
 import signal
-import threading
-import time
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import ThreadPoolExecutor
 
 import structlog
-from prometheus_client import Counter, Gauge, start_http_server
+from prometheus_client import REGISTRY, Counter, Gauge, start_http_server
 
 from .db import get_engine, session_factory, upgrade
 from .pipeline import Pipeline
+from .smtp.committer import GroupCommitter
 from .smtp.server import protocol_factory
 from .spool import Spool, SpoolEntry
 from .store import accounts
+from .workers import Workers
 
 log = structlog.get_logger("smtp_logger.service")
 
 ACCEPTED = Counter("smtp_logger_accepted_total", "Deliveries acknowledged with 250")
-PROCESSED = Counter("smtp_logger_processed_total", "Deliveries processed into decisions")
-FAILED = Counter("smtp_logger_processing_failures_total", "Processing attempts that failed (retried)")
 BACKLOG = Gauge("smtp_logger_spool_backlog", "Deliveries spooled and not yet processed")
+WATCH_INTERVAL = 1.0  # seconds between checks that every worker is alive
 
 
-_worker_pipeline: Pipeline | None = None
+class _WorkerCounts:
+    """/metrics view of the running App's worker counters (shared with worker processes)."""
+
+    counts = None
+
+    def collect(self):
+        if self.counts is not None:
+            yield from self.counts.collect()
 
 
-def _exit_with_parent(parent: int) -> None:
-    """A worker whose server died (even by SIGKILL) exits too: the restarted server re-runs
-    whatever it was doing from the spool, and no orphan keeps holding memory."""
-    while True:
-        time.sleep(1)
-        if os.getppid() != parent:
-            os._exit(0)
-
-
-def _init_worker(settings, server_pid: int) -> None:
-    """In each worker process: logging, a database pool and a pipeline of its own."""
-    global _worker_pipeline
-    threading.Thread(target=_exit_with_parent, args=(server_pid,), daemon=True).start()
-    os.nice(10)  # the SMTP process answers first; decisions catch up when it is idle
-    from .logsetup import configure
-    configure(settings.log_format, settings.log_level)
-    _worker_pipeline = Pipeline(settings, session_factory(settings.db_url), Spool(settings.data_path))
-
-
-def _process_in_worker(entry: SpoolEntry) -> None:
-    _worker_pipeline.process(entry)
-
-
-def make_executor(settings):
-    """Worker processes keep parsing and SQL off the SMTP process's core (and GIL);
-    worker_processes = 0 runs them in threads of the server process instead."""
-    if settings.worker_processes > 0:
-        return ProcessPoolExecutor(max_workers=settings.worker_processes,
-                                   mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_init_worker, initargs=(settings, os.getpid()))
-    return ThreadPoolExecutor(max_workers=max(1, settings.workers), thread_name_prefix="smtp-logger-worker")
+WORKER_COUNTS = _WorkerCounts()
+REGISTRY.register(WORKER_COUNTS)
 
 
 class App:
@@ -74,59 +48,43 @@ class App:
         self.engine = get_engine(settings.db_url)
         self.spool = Spool(settings.data_path)
         self.pipeline = Pipeline(settings, self.sessions, self.spool)
-        self.executor = make_executor(settings)
-        self.in_processes = isinstance(self.executor, ProcessPoolExecutor)
+        self.workers = Workers(settings, self.pipeline, self.spool)
+        self.committer: GroupCommitter | None = None
         self.connections = 0
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.pending: set[asyncio.Future] = set()
+        self._watch: asyncio.Task | None = None
 
-    def is_live_address(self, address: str) -> bool:
+    def _is_live_address(self, address: str) -> bool:
         with self.engine.connect() as connection:
             return accounts.is_live(connection, address)
 
+    async def is_live_address(self, address: str) -> bool:
+        """The RCPT TO check. SQLite answers an indexed look-up in microseconds: on the loop,
+        which spares a thread hand-off per recipient; a database server is asked from a thread."""
+        if self.settings.is_embedded:
+            return self._is_live_address(address)
+        return await asyncio.to_thread(self._is_live_address, address)
+
     def enqueue(self, entry: SpoolEntry) -> None:
-        """A delivery just acknowledged with 250."""
+        """A delivery just acknowledged with 250 (the workers find it in the spool)."""
         ACCEPTED.inc()
-        self._schedule(entry)
-
-    def _schedule(self, entry: SpoolEntry) -> None:
-        BACKLOG.inc()
-        future = asyncio.ensure_future(self._process(entry))
-        self.pending.add(future)
-        future.add_done_callback(self.pending.discard)
-
-    async def _process(self, entry: SpoolEntry) -> None:
-        delay = 1.0
-        while True:
-            try:
-                task = _process_in_worker if self.in_processes else self.pipeline.process
-                await self.loop.run_in_executor(self.executor, task, entry)
-                PROCESSED.inc()
-                BACKLOG.dec()
-                return
-            except BrokenProcessPool:
-                log.error("worker_process_died", spool_id=entry.spool_id)
-                self.executor = make_executor(self.settings)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 300)
-            except Exception as exc:  # stays in the spool; retried here and at the next start
-                FAILED.inc()
-                log.error("processing_failed", spool_id=entry.spool_id,
-                          error=exc.__class__.__name__, detail=str(exc)[:300], retry_in=delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 300)
 
     async def start(self):
         self.loop = asyncio.get_running_loop()
-        # RCPT look-ups and spool fsyncs run in threads: enough of them for every open session.
+        # RCPT look-ups on a database server run in threads: enough of them for every session.
         self.loop.set_default_executor(ThreadPoolExecutor(
             max_workers=min(256, self.settings.max_connections), thread_name_prefix="smtp-logger-io"))
         if self.settings.is_embedded:
             await asyncio.to_thread(upgrade, self.settings.db_url)
-        for entry in await asyncio.to_thread(self.spool.pending):
-            log.info("recovering_spooled", spool_id=entry.spool_id)
-            self._schedule(entry)
+        waiting = await asyncio.to_thread(self.spool.recover)
+        if waiting:
+            log.info("recovering_spooled", deliveries=waiting)
+        self.committer = GroupCommitter(self.spool, self.loop)
+        self.workers.start()
+        self._watch = asyncio.ensure_future(self._watch_workers())
         if self.settings.metrics_port:
+            BACKLOG.set_function(self.spool.backlog)
+            WORKER_COUNTS.counts = self.workers.counts
             start_http_server(self.settings.metrics_port, addr=self.settings.host)
         server = await self.loop.create_server(protocol_factory(self), self.settings.host,
                                                self.settings.port, reuse_address=True)
@@ -134,10 +92,23 @@ class App:
                  lmtp=self.settings.lmtp, database=self.settings.db_url.split("://")[0])
         return server
 
-    async def drain(self) -> None:
+    async def _watch_workers(self) -> None:
+        while True:
+            await asyncio.sleep(WATCH_INTERVAL)
+            self.workers.replace_dead()
+
+    async def drain(self, poll: float = 0.02) -> None:
         """Wait until every accepted delivery has been processed (used by tests and shutdown)."""
-        while self.pending:
-            await asyncio.gather(*list(self.pending), return_exceptions=True)
+        while await asyncio.to_thread(self.spool.backlog):
+            await asyncio.sleep(poll)
+
+    async def close(self) -> None:
+        """Stop the workers (after their current delivery) and the committer."""
+        if self._watch is not None:
+            self._watch.cancel()
+        await asyncio.to_thread(self.workers.stop)
+        if self.committer is not None:
+            await asyncio.to_thread(self.committer.close)
 
     async def serve_forever(self) -> None:
         server = await self.start()
@@ -151,5 +122,9 @@ class App:
         log.info("stopping")
         server.close()
         await server.wait_closed()
-        await asyncio.wait_for(self.drain(), timeout=30)
-        self.executor.shutdown(wait=True)
+        try:
+            await asyncio.wait_for(self.drain(), timeout=30)
+        except asyncio.TimeoutError:
+            log.warning("stopped_with_backlog", deliveries=self.spool.backlog())  # kept for the next start
+        await self.close()
+

@@ -1,12 +1,19 @@
 """Durable intake: the promise "250 means on disk" is kept here and nowhere else.
 
-A delivery is streamed to spool/tmp/<id>.eml (hashed as it is written), fsynced; its envelope
-goes to spool/tmp/<id>.json, fsynced; both are renamed into spool/new/ (message first, envelope
-last) and the directory fsynced. Only then may the SMTP side answer 250. A delivery leaves
-new/ only after its processing committed, so a crash at any point leaves it to be processed
-again at start-up (processing is idempotent per spool id). An .eml without its .json was never
-acknowledged and is discarded. Raw copies are kept content-addressed in raw/<sha256> (a hard
-link, not a copy). No parsing and no database here.
+A delivery is one file: an envelope line (`SMTP-LOGGER-SPOOL 1 {json}`), then the message
+bytes exactly as received. It is streamed to spool/tmp/<id>.msg (hashed as it is written),
+its envelope line completed in place, fsynced, renamed into spool/new/ and the folder fsynced.
+Only then may the SMTP side answer 250. One file, not a message and an envelope file: half the
+files to create and fsync, and no envelope file to delete afterwards (ext4 pays dearly for
+inodes created and deleted at a high rate). A delivery leaves new/ only after its processing
+committed, so a crash at any point leaves it to be processed again at start-up (processing is
+idempotent per spool id). The message is kept content-addressed in raw/<sha256 of the message>
+(a hard link to the same file, envelope line included: `open_message` skips it).
+
+Workers take deliveries by renaming <id>.msg to <id>.msg.<worker> (atomic: one winner); a
+worker that starts again releases what it held, and the server releases every claim at start.
+Concurrent deliveries share one folder fsync (`prepare` each, `publish` each, then one
+`sync_new`): the group commit of smtp/committer.py. No parsing and no database here.
 """
 
 from __future__ import annotations
@@ -15,9 +22,16 @@ import hashlib
 import json
 import os
 import secrets
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
+
+MAGIC = b"SMTP-LOGGER-SPOOL 1 "
+SUFFIX = ".msg"
+_SIZE_WIDTH = 20  # the size is written as a fixed-width string: the envelope keeps its length
+_MAX_ENVELOPE = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -27,13 +41,9 @@ class SpoolEntry:
     rcpt_tos: list[str]
     peer: str
     received_at: float
-    sha256: str
+    sha256: str  # of the message bytes (without the envelope line)
     size: int
-    path: Path  # the message bytes
-
-    @property
-    def meta_path(self) -> Path:
-        return self.path.with_suffix(".json")
+    path: Path  # <id>.msg, or <id>.msg.<worker> while a worker holds it
 
 
 def _fsync_dir(path: Path) -> None:
@@ -44,16 +54,37 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _write_durably(path: Path, data: bytes) -> None:
-    with open(path, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-
-
 def new_spool_id() -> str:
     """Sortable by arrival, unguessable: milliseconds then 64 random bits."""
     return f"{int(time.time() * 1000):013x}{secrets.token_hex(8)}"
+
+
+def _envelope_line(meta: dict) -> bytes:
+    return MAGIC + json.dumps(meta).encode() + b"\n"
+
+
+def _read_envelope(f: BinaryIO) -> dict | None:
+    """The envelope of a spool file (None for a bare message, e.g. a raw copy from before the
+    envelope line existed); leaves `f` at the first byte of the message either way."""
+    if f.read(len(MAGIC)) != MAGIC:
+        f.seek(0)
+        return None
+    return json.loads(f.readline(_MAX_ENVELOPE))
+
+
+def open_message(path: Path) -> BinaryIO:
+    """A stored message (spool or raw copy), opened at its first byte."""
+    f = open(path, "rb")
+    try:
+        _read_envelope(f)
+    except (ValueError, UnicodeDecodeError):
+        f.seek(0)
+    return f
+
+
+def read_message(path: Path) -> bytes:
+    with open_message(path) as f:
+        return f.read()
 
 
 class Spool:
@@ -69,31 +100,86 @@ class Spool:
     def open_writer(self, mail_from: str, rcpt_tos: list[str], peer: str) -> "SpoolWriter":
         return SpoolWriter(self, new_spool_id(), mail_from, rcpt_tos, peer)
 
-    def pending(self) -> list[SpoolEntry]:
-        """Every acknowledged delivery not yet processed, oldest first; drops unacknowledged ones."""
-        entries = []
-        for meta in sorted(self.new.glob("*.json")):
-            entry = self.load(meta)
-            if entry is not None:
-                entries.append(entry)
-        for orphan in self.new.glob("*.eml"):
-            if not orphan.with_suffix(".json").exists():
-                orphan.unlink(missing_ok=True)  # crashed before 250: the sender retries
+    def recover(self) -> int:
+        """At server start, before any worker: release every claim, convert deliveries spooled
+        by an older version, drop half-written ones and half-done work files. Returns how
+        many deliveries wait."""
+        self.release_claims(None)
+        self._convert_legacy()
         for leftover in [*self.tmp.iterdir(), *self.work.iterdir()]:
-            leftover.unlink(missing_ok=True)  # half-written deliveries, half-decoded parts
-        return entries
+            leftover.unlink(missing_ok=True)  # never acknowledged: the sender retries
+        return self.backlog()
 
-    def load(self, meta_path: Path) -> SpoolEntry | None:
+    def _convert_legacy(self) -> None:
+        """<id>.eml + <id>.json (the first spool format) into one <id>.msg; an .eml alone was
+        never acknowledged."""
+        for meta_path in self.new.glob("*.json"):
+            message = meta_path.with_suffix(".eml")
+            if message.exists():
+                meta = json.loads(meta_path.read_text("utf-8"))
+                meta["size"] = str(meta["size"]).zfill(_SIZE_WIDTH)
+                tmp = self.tmp / f"{meta_path.stem}{SUFFIX}"
+                with open(tmp, "wb") as out, open(message, "rb") as source:
+                    out.write(_envelope_line(meta))
+                    shutil.copyfileobj(source, out, 1 << 20)
+                    out.flush()
+                    os.fsync(out.fileno())
+                os.replace(tmp, self.new / tmp.name)
+                self.sync_new()
+            meta_path.unlink()
+            message.unlink(missing_ok=True)
+        for orphan in self.new.glob("*.eml"):
+            orphan.unlink()
+
+    def backlog(self) -> int:
+        """Deliveries acknowledged and not yet processed (taken by a worker or not)."""
+        return sum(1 for name in self._names("") if SUFFIX in name)
+
+    def _names(self, suffix: str) -> list[str]:
+        with os.scandir(self.new) as found:
+            return [e.name for e in found if e.name.endswith(suffix)]
+
+    def claim(self, worker: str, limit: int) -> list[SpoolEntry]:
+        """Take up to `limit` of the oldest waiting deliveries for `worker`."""
+        claimed = []
+        for name in sorted(self._names(SUFFIX)):
+            held = self.new / f"{name}.{worker}"
+            try:
+                os.rename(self.new / name, held)
+            except FileNotFoundError:
+                continue  # another worker was faster
+            entry = self.load(held)
+            if entry is not None:
+                claimed.append(entry)
+            if len(claimed) >= limit:
+                break
+        return claimed
+
+    def release_claims(self, worker: str | None) -> None:
+        """Give back what `worker` (None: every worker) held, e.g. when it died mid-batch."""
+        for name in self._names(""):
+            base, dot, holder = name.rpartition(".")
+            if base.endswith(SUFFIX) and dot and (worker is None or holder == worker):
+                os.replace(self.new / name, self.new / base)
+
+    def load(self, path: Path) -> SpoolEntry | None:
         try:
-            meta = json.loads(meta_path.read_text("utf-8"))
-        except (OSError, ValueError):
+            with open(path, "rb") as f:
+                meta = _read_envelope(f)
+        except (OSError, ValueError, UnicodeDecodeError):
             return None
-        return SpoolEntry(meta_path.stem, meta["mail_from"], meta["rcpt_tos"], meta.get("peer", ""),
-                          meta["received_at"], meta["sha256"], meta["size"], meta_path.with_suffix(".eml"))
+        if meta is None:
+            return None
+        return SpoolEntry(path.name.split(".", 1)[0], meta["mail_from"], meta["rcpt_tos"],
+                          meta.get("peer", ""), meta["received_at"], meta["sha256"],
+                          int(meta["size"]), path)
+
+    def sync_new(self) -> None:
+        """Make every rename into new/ so far durable (one fsync for a whole group)."""
+        _fsync_dir(self.new)
 
     def done(self, entry: SpoolEntry) -> None:
-        """Forget a processed delivery (its raw copy already lives in raw/)."""
-        entry.meta_path.unlink(missing_ok=True)
+        """Forget a processed delivery (its raw copy lives on in raw/)."""
         entry.path.unlink(missing_ok=True)
 
     def keep_raw(self, entry: SpoolEntry) -> tuple[str, int]:
@@ -118,10 +204,11 @@ class SpoolWriter:
     def __init__(self, spool: Spool, spool_id: str, mail_from: str, rcpt_tos: list[str], peer: str):
         self.spool = spool
         self.spool_id = spool_id
-        self.path = spool.tmp / f"{spool_id}.eml"
+        self.path = spool.tmp / f"{spool_id}{SUFFIX}"
         self.meta = {"mail_from": mail_from, "rcpt_tos": list(rcpt_tos), "peer": peer,
-                     "received_at": time.time()}
+                     "received_at": time.time(), "sha256": "0" * 64, "size": "0" * _SIZE_WIDTH}
         self._file = open(self.path, "wb")
+        self._file.write(_envelope_line(self.meta))  # completed in place by prepare()
         self._hash = hashlib.sha256()
         self.size = 0
 
@@ -131,17 +218,24 @@ class SpoolWriter:
         self.size += len(chunk)
 
     def commit(self) -> SpoolEntry:
-        """fsync the message and its envelope, rename both into new/, fsync the folder."""
+        """Complete and fsync the file, rename it into new/, fsync the folder."""
+        self.prepare()
+        entry = self.publish()
+        self.spool.sync_new()
+        return entry
+
+    def prepare(self) -> None:
+        """Write the message's hash and size into its envelope line, fsync the file."""
+        self.meta.update(sha256=self._hash.hexdigest(), size=str(self.size).zfill(_SIZE_WIDTH))
         self._file.flush()
+        os.pwrite(self._file.fileno(), _envelope_line(self.meta), 0)  # same length as before
         os.fsync(self._file.fileno())
         self._file.close()
-        self.meta.update(sha256=self._hash.hexdigest(), size=self.size)
-        meta_tmp = self.path.with_suffix(".json")
-        _write_durably(meta_tmp, json.dumps(self.meta).encode())
+
+    def publish(self) -> SpoolEntry:
+        """Rename into new/; durable after the next `sync_new`."""
         final = self.spool.new / self.path.name
         os.replace(self.path, final)
-        os.replace(meta_tmp, final.with_suffix(".json"))
-        _fsync_dir(self.spool.new)
         return SpoolEntry(self.spool_id, self.meta["mail_from"], self.meta["rcpt_tos"], self.meta["peer"],
                           self.meta["received_at"], self.meta["sha256"], self.size, final)
 
@@ -150,4 +244,3 @@ class SpoolWriter:
             self._file.close()
         finally:
             self.path.unlink(missing_ok=True)
-            self.path.with_suffix(".json").unlink(missing_ok=True)

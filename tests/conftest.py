@@ -147,10 +147,10 @@ class Receiver:
             self.server.close()
             await self.server.wait_closed()
             await self.app.drain()
+            await self.app.close()
         asyncio.run_coroutine_threadsafe(close(), self.loop).result(60)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
-        self.app.executor.shutdown(wait=True)
 
     def add_user(self, email: str, *extra: str) -> dict:
         user = self.cli.json("users", "add", email, *extra)

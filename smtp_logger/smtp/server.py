@@ -30,7 +30,7 @@ class Handler:
         if len(envelope.rcpt_tos) >= self.app.settings.max_recipients:
             return replies.ERR_TOO_MANY_RCPTS
         normalized = address.strip().lower()
-        live = await asyncio.to_thread(self.app.is_live_address, normalized)
+        live = await self.app.is_live_address(normalized)
         if not live:
             log.info("rcpt_refused", peer=_peer(session))
             return replies.ERR_UNKNOWN_RCPT
@@ -123,7 +123,7 @@ class StreamingSMTP(SMTP):
             if reader.result.line_too_long:
                 await sink.abort()
                 return [replies.ERR_LINE_TOO_LONG]
-            entry = await sink.commit()
+            entry = await sink.commit(self.app.committer)
         except (ConnectionError, asyncio.CancelledError):
             await sink.abort()
             raise
@@ -140,9 +140,10 @@ class StreamingSMTP(SMTP):
 
 
 class _SpoolSink:
-    """Collects DATA in memory up to SPILL bytes (one thread hop writes, fsyncs and renames a
-    small message); a larger one streams to its spool file as it arrives. File work never runs
-    on the event loop except appending already-received chunks of a large message."""
+    """Collects DATA in memory up to SPILL bytes (the group committer's thread writes, fsyncs
+    and renames a small message); a larger one streams to its spool file as it arrives. File
+    work never runs on the event loop except appending already-received chunks of a large
+    message."""
 
     SPILL = 1 << 20
 
@@ -151,6 +152,7 @@ class _SpoolSink:
         self.chunks: list[bytes] = []
         self.pending = 0
         self.writer = None
+        self.handed_over = False
 
     def buffer(self, data: bytes) -> None:
         self.chunks.append(data)
@@ -168,18 +170,27 @@ class _SpoolSink:
             self.writer = await asyncio.to_thread(self.spool.open_writer, self.mail_from, self.rcpt_tos, self.peer)
         self._drain_into_writer()
 
-    def _commit(self):
+    # The group committer's side (its thread): see smtp/committer.py.
+    def prepare(self) -> None:
         if self.writer is None:
             self.writer = self.spool.open_writer(self.mail_from, self.rcpt_tos, self.peer)
         self._drain_into_writer()
-        return self.writer.commit()
+        self.writer.prepare()
 
-    async def commit(self):
-        return await asyncio.to_thread(self._commit)
+    def publish(self):
+        return self.writer.publish()
+
+    def discard(self) -> None:
+        if self.writer is not None:
+            self.writer.abort()
+
+    async def commit(self, committer):
+        self.handed_over = True  # from now on the committer owns (and on failure removes) the files
+        return await committer.commit(self)
 
     async def abort(self) -> None:
         self.chunks, self.pending = [], 0
-        if self.writer is not None:
+        if self.writer is not None and not self.handed_over:
             await asyncio.to_thread(self.writer.abort)
 
 

@@ -10,10 +10,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import or_, select
+from sqlalchemy import Boolean, or_, select, text
 from sqlalchemy.orm import Session
 
-from ..models import Account, LoggingAddress, TeamAddress, TeamMember, User, UserAlias
+from ..models import Account, LoggingAddress, TeamAddress, TeamMember, User, UserAlias, UTCDateTime
 from .directory import bump
 
 
@@ -100,10 +100,15 @@ def current_addresses(session: Session, user: User) -> dict[str, str]:
     return {row.kind: row.address for row in rows}
 
 
+# The RCPT TO check runs for every recipient, on the event loop for SQLite: plain SQL with
+# typed result columns costs a third of the equivalent select() (no per-call compilation).
+_LIVE_SQL = text("SELECT active, valid_until FROM logging_addresses WHERE address = :address"
+                 ).columns(active=Boolean(), valid_until=UTCDateTime())
+
+
 def is_live(connection, address: str, at: datetime | None = None) -> bool:
     """The RCPT TO check on a bare connection (no ORM session: it runs for every recipient)."""
-    row = connection.execute(select(LoggingAddress.active, LoggingAddress.valid_until).where(
-        LoggingAddress.address == address)).first()
+    row = connection.execute(_LIVE_SQL, {"address": address}).first()
     if row is None or not row.active:
         return False
     return row.valid_until is None or row.valid_until >= (at or datetime.now(timezone.utc))
