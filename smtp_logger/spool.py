@@ -96,6 +96,7 @@ class Spool:
         self.work = self.root / "spool" / "work"  # decoded attachments awaiting a decision
         for folder in (self.tmp, self.new, self.raw, self.work):
             folder.mkdir(parents=True, exist_ok=True)
+        self._raw_folders: set[str] = set()
 
     def open_writer(self, mail_from: str, rcpt_tos: list[str], peer: str) -> "SpoolWriter":
         return SpoolWriter(self, new_spool_id(), mail_from, rcpt_tos, peer)
@@ -186,7 +187,9 @@ class Spool:
         """Keep the message in the content-addressed raw store; returns (sha256, size)."""
         final = self.raw_path(entry.sha256)
         if not final.exists():
-            final.parent.mkdir(parents=True, exist_ok=True)
+            if final.parent.name not in self._raw_folders:  # 256 of them: made once each
+                final.parent.mkdir(parents=True, exist_ok=True)
+                self._raw_folders.add(final.parent.name)
             try:
                 os.link(entry.path, final)
             except FileExistsError:

@@ -87,3 +87,60 @@ def _orphans(tmp_path: Path) -> list[int]:
         if b"spawn_main" in cmdline and str(tmp_path / "data").encode() in environ:
             found.append(int(proc.name))
     return found
+
+
+def test_a_killed_worker_is_replaced_and_its_deliveries_are_logged(tmp_path, db_url, cli):
+    """SIGKILL one worker process while mail arrives: the server starts a new one, which takes
+    back what the dead one had claimed; every acknowledged message is logged once."""
+    port = free_port()
+    env = make_env(tmp_path, db_url, port=port, worker_processes=2)
+    cli.env = env
+    user = cli.json("users", "add", ALICE)
+    proc = _start(env)
+    burst = [message(ALICE, [f"buyer{i}@acme.example"], subject=f"Offer {i}") for i in range(30)]
+    try:
+        assert _wait_for(lambda: len(_orphans(tmp_path)) == 2, timeout=30), "two workers expected"
+        victim = _orphans(tmp_path)[0]
+        for i, m in enumerate(burst):
+            assert send(port, m, [user["bcc_address"]]) == {}
+            if i == 10:
+                os.kill(victim, signal.SIGKILL)
+        assert _wait_for(lambda: all(cli.json("why", msgid(m)) for m in burst)), \
+            "not every acknowledged message got a decision after a worker died"
+        workers = _orphans(tmp_path)
+        assert len(workers) == 2 and victim not in workers, "the dead worker was not replaced"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+    for i, m in enumerate(burst):
+        assert [d["reason"] for d in cli.json("why", msgid(m))] == ["LOGGED"]
+        assert len(cli.json("timeline", f"buyer{i}@acme.example")) == 1
+    assert not list((tmp_path / "data" / "spool" / "new").iterdir())
+
+
+def test_deliveries_spooled_by_the_first_spool_format_are_logged_after_an_upgrade(tmp_path, db_url, cli):
+    """Mail acknowledged by a version that spooled <id>.eml + <id>.json is not lost when the
+    new version starts on the same spool."""
+    import hashlib
+    import json
+
+    from .conftest import start_receiver
+    user = cli.json("users", "add", ALICE)
+    m = message(ALICE, ["buyer@acme.example"], subject="Spooled before the upgrade")
+    raw = m.as_bytes()
+    new = tmp_path / "data" / "spool" / "new"
+    new.mkdir(parents=True)
+    spool_id = "0190000000000" + "ab" * 8
+    (new / f"{spool_id}.eml").write_bytes(raw)
+    (new / f"{spool_id}.json").write_text(json.dumps({
+        "mail_from": ALICE, "rcpt_tos": [user["bcc_address"]], "peer": "127.0.0.1:1",
+        "received_at": time.time(), "sha256": hashlib.sha256(raw).hexdigest(), "size": len(raw)}))
+    (new / "0190000000001cdcdcdcdcdcdcdcd.eml").write_bytes(raw)  # never acknowledged: no envelope
+    rx = start_receiver(tmp_path, db_url)
+    try:
+        rx.drain()
+        assert [d["reason"] for d in rx.cli.json("why", msgid(m))] == ["LOGGED"]
+        assert len(rx.cli.json("timeline", "buyer@acme.example")) == 1
+        assert not list(new.iterdir())
+    finally:
+        rx.stop()
