@@ -141,9 +141,8 @@ class StreamingSMTP(SMTP):
 
 class _SpoolSink:
     """Collects DATA in memory up to SPILL bytes (the group committer's thread writes, fsyncs
-    and renames a small message); a larger one streams to its spool file as it arrives. File
-    work never runs on the event loop except appending already-received chunks of a large
-    message."""
+    and renames a small message); a larger one streams to its spool file as it arrives and is
+    committed on its own. File work never runs on the event loop."""
 
     SPILL = 1 << 20
 
@@ -164,11 +163,13 @@ class _SpoolSink:
         self.chunks, self.pending = [], 0
 
     async def spill(self) -> None:
+        """Each megabyte of a large message is written and hashed in a thread (both release
+        the GIL), so a 70 MB upload does not hold up the event loop serving other sessions."""
         if self.pending < self.SPILL:
             return
         if self.writer is None:
             self.writer = await asyncio.to_thread(self.spool.open_writer, self.mail_from, self.rcpt_tos, self.peer)
-        self._drain_into_writer()
+        await asyncio.to_thread(self._drain_into_writer)
 
     # The group committer's side (its thread): see smtp/committer.py.
     def prepare(self) -> None:
@@ -186,7 +187,20 @@ class _SpoolSink:
 
     async def commit(self, committer):
         self.handed_over = True  # from now on the committer owns (and on failure removes) the files
-        return await committer.commit(self)
+        if self.writer is None:
+            return await committer.commit(self)
+        # A large message commits alone: its long fsync must not delay a group of small ones.
+        return await asyncio.to_thread(self._commit_alone)
+
+    def _commit_alone(self):
+        try:
+            self.prepare()
+            entry = self.publish()
+            self.spool.sync_new()
+            return entry
+        except Exception:
+            self.discard()
+            raise
 
     async def abort(self) -> None:
         self.chunks, self.pending = [], 0
