@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ class _Retry:
 
 
 class SpoolWorker:
-    def __init__(self, name: str, pipeline: Pipeline, spool: Spool, stop, counts: "Counts"):
+    def __init__(self, name: str, pipeline: Pipeline, spool: Spool, stop, counts: "WorkerCounts"):
         self.name, self.pipeline, self.spool, self.stop, self.counts = name, pipeline, spool, stop, counts
         self.retries: dict[str, _Retry] = {}
 
@@ -81,23 +82,51 @@ class SpoolWorker:
 
 
 class Counts:
-    """Processed and failed deliveries, shared by worker processes, read by /metrics."""
+    """Processed and failed deliveries, read by /metrics. Shared memory without a lock: each
+    worker only ever writes its own two slots, so one killed mid-update blocks nobody."""
 
-    def __init__(self, context):
-        self.processed = context.Value("q", 0)
-        self.failed = context.Value("q", 0)
+    def __init__(self, context, workers: int):
+        self.slots = context.Array("q", 2 * max(1, workers), lock=False)
 
-    def add(self, processed: int = 0, failed: int = 0) -> None:
-        for value, n in ((self.processed, processed), (self.failed, failed)):
-            if n:
-                with value.get_lock():
-                    value.value += n
+    def for_worker(self, index: int) -> "WorkerCounts":
+        return WorkerCounts(self.slots, index)
 
     def collect(self):
+        processed = sum(self.slots[0::2])
+        failed = sum(self.slots[1::2])
         yield CounterMetricFamily("smtp_logger_processed", "Deliveries processed into decisions",
-                                  value=self.processed.value)
+                                  value=processed)
         yield CounterMetricFamily("smtp_logger_processing_failures",
-                                  "Processing attempts that failed (retried)", value=self.failed.value)
+                                  "Processing attempts that failed (retried)", value=failed)
+
+
+class WorkerCounts:
+    def __init__(self, slots, index: int):
+        self.slots, self.index = slots, index
+
+    def add(self, processed: int = 0, failed: int = 0) -> None:
+        self.slots[2 * self.index] += processed
+        self.slots[2 * self.index + 1] += failed
+
+
+class StopFlag:
+    """Tells worker processes to stop: a shared byte they look at. Not multiprocessing.Event,
+    whose set() waits for every sleeper to wake and hangs for ever if one of them was killed."""
+
+    def __init__(self, context):
+        self.flag = context.RawValue("b", 0)
+
+    def set(self) -> None:
+        self.flag.value = 1
+
+    def is_set(self) -> bool:
+        return bool(self.flag.value)
+
+    def wait(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not self.is_set() and (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(left, POLL))
+        return self.is_set()
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -107,8 +136,11 @@ def _exit_with_parent(parent: int) -> None:
             os._exit(0)
 
 
-def _process_main(name: str, settings, server_pid: int, stop, counts: Counts) -> None:
-    """A worker process: logging, a database pool and a pipeline of its own."""
+def _process_main(name: str, settings, server_pid: int, stop, counts: "WorkerCounts") -> None:
+    """A worker process: logging, a database pool and a pipeline of its own. Ctrl-C and SIGTERM
+    reach the whole process group: the server alone decides when its workers stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     threading.Thread(target=_exit_with_parent, args=(server_pid,), daemon=True).start()
     os.nice(10)
     from .logsetup import configure
@@ -125,30 +157,31 @@ class Workers:
         self.settings, self.pipeline, self.spool = settings, pipeline, spool
         self.in_processes = settings.worker_processes > 0
         self.context = multiprocessing.get_context("spawn")
-        self.stop_event = self.context.Event() if self.in_processes else threading.Event()
-        self.counts = Counts(self.context)
-        self.running: dict[str, object] = {}
+        self.stop_event = StopFlag(self.context) if self.in_processes else threading.Event()
+        self.count = settings.worker_processes if self.in_processes else max(1, settings.workers)
+        self.counts = Counts(self.context, self.count)
+        self.running: dict[int, object] = {}
 
     def start(self) -> None:
-        count = self.settings.worker_processes if self.in_processes else max(1, self.settings.workers)
-        for i in range(count):
-            self._start(f"w{i}")
+        for index in range(self.count):
+            self._start(index)
 
-    def _start(self, name: str) -> None:
+    def _start(self, index: int) -> None:
+        name, counts = f"w{index}", self.counts.for_worker(index)
         if self.in_processes:
             worker = self.context.Process(target=_process_main, name=f"smtp-logger-{name}", daemon=True,
-                                          args=(name, self.settings, os.getpid(), self.stop_event, self.counts))
+                                          args=(name, self.settings, os.getpid(), self.stop_event, counts))
         else:
-            runner = SpoolWorker(name, self.pipeline, self.spool, self.stop_event, self.counts)
+            runner = SpoolWorker(name, self.pipeline, self.spool, self.stop_event, counts)
             worker = threading.Thread(target=runner.run, name=f"smtp-logger-{name}", daemon=True)
         worker.start()
-        self.running[name] = worker
+        self.running[index] = worker
 
     def replace_dead(self) -> None:
-        for name, worker in list(self.running.items()):
+        for index, worker in list(self.running.items()):
             if not worker.is_alive() and not self.stop_event.is_set():
-                log.error("worker_died", worker=name, exitcode=getattr(worker, "exitcode", None))
-                self._start(name)
+                log.error("worker_died", worker=f"w{index}", exitcode=getattr(worker, "exitcode", None))
+                self._start(index)
 
     def stop(self, timeout: float = 30) -> None:
         self.stop_event.set()

@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from .conftest import free_port, make_env
 from .mailers import message, msgid, send
 
@@ -18,7 +20,7 @@ BIN = Path(sys.executable).parent / "smtp-logger"
 
 
 def _start(env: dict) -> subprocess.Popen:
-    proc = subprocess.Popen([str(BIN), "serve"], env={**os.environ, **env},
+    proc = subprocess.Popen([str(BIN), "serve"], env={**os.environ, **env}, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     port = int(env["SMTP_LOGGER_PORT"])
     deadline = time.time() + 30
@@ -144,3 +146,28 @@ def test_deliveries_spooled_by_the_first_spool_format_are_logged_after_an_upgrad
         assert not list(new.iterdir())
     finally:
         rx.stop()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_stopping_the_process_group_stops_the_server_and_its_workers(tmp_path, db_url, cli, sig):
+    """Ctrl-C in a terminal, `timeout` or systemd's stop signal the whole process group, workers
+    included: the server still finishes what it acknowledged and exits, no worker left behind."""
+    port = free_port()
+    env = make_env(tmp_path, db_url, port=port, worker_processes=2)
+    cli.env = env
+    user = cli.json("users", "add", ALICE)
+    proc = _start(env)
+    m = message(ALICE, ["buyer@acme.example"], subject="Before the stop")
+    try:
+        assert _wait_for(lambda: len(_orphans(tmp_path)) == 2, timeout=30), "two workers expected"
+        assert send(port, m, [user["bcc_address"]]) == {}
+        assert _wait_for(lambda: bool(cli.json("why", msgid(m))))
+        time.sleep(0.5)  # the workers idle, waiting for work: where a killed one once hung the stop
+        os.killpg(proc.pid, sig)
+        proc.wait(40)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0
+    assert _wait_for(lambda: not _orphans(tmp_path), timeout=10), "worker processes outlived their server"
+    assert [d["reason"] for d in cli.json("why", msgid(m))] == ["LOGGED"]
