@@ -33,6 +33,19 @@ RETRIES = 5
 
 
 @dataclass
+class _Delivery:
+    """A spooled delivery made ready for deciding: kept raw, parsed once for all recipients."""
+
+    entry: SpoolEntry
+    raw: Path
+    sha: str
+    size: int
+    parsed: ParsedMessage | None
+    received_at: datetime
+    recipients: list[str]
+
+
+@dataclass
 class Unblocked:
     """What a logged message changed, that may unblock held ones."""
 
@@ -43,6 +56,17 @@ class Unblocked:
 
     def __bool__(self) -> bool:
         return bool(self.addresses or self.names or self.message_ids)
+
+
+def _merged(changes: list[Unblocked]) -> list[Unblocked]:
+    """One change per account: a batch looks for unblocked held messages once."""
+    by_account: dict[int, Unblocked] = {}
+    for change in changes:
+        merged = by_account.setdefault(change.account_id, Unblocked(change.account_id))
+        merged.addresses |= change.addresses
+        merged.names |= change.names
+        merged.message_ids |= change.message_ids
+    return list(by_account.values())
 
 
 def _safe_parse(path: Path, work_dir: Path, prefix: str) -> ParsedMessage | None:
@@ -68,27 +92,77 @@ class Pipeline:
 
     # -- deliveries ----------------------------------------------------------------------
 
-    def process(self, entry: SpoolEntry) -> None:
-        """Process one spooled delivery completely, then remove it from the spool."""
-        sha, size = self.spool.keep_raw(entry)
-        raw = self.spool.raw_path(sha)
-        parsed = _safe_parse(raw, self.spool.work, entry.spool_id)
-        received = datetime.fromtimestamp(entry.received_at, timezone.utc)
+    def process_batch(self, entries: list[SpoolEntry]) -> list[tuple[SpoolEntry, Exception]]:
+        """Process several spooled deliveries in one transaction (one commit, one look for held
+        messages they unblock). Any failure rolls the batch back and processes its deliveries
+        one by one, so a conflict or a bad message affects only itself. Returns the deliveries
+        that failed even alone (they stay in the spool)."""
+        if len(entries) == 1:
+            return self._process_each(entries)
+        prepared = [self._prepare(entry) for entry in entries]
         unblocked: list[Unblocked] = []
         held: list[int] = []
-        for rcpt in dict.fromkeys(a.lower() for a in entry.rcpt_tos):
-            held_here: list[int] = []
-            change = self._with_retries(lambda s, first: self._deliver(
-                s, first, entry, rcpt, parsed, raw, sha, size, received, held_here))
-            held.extend(held_here)
-            if change:
-                unblocked.append(change)
-        _remove_work_files(parsed)
-        for change in unblocked:
+        try:
+            with self.sessions() as session:
+                for delivery in prepared:
+                    for rcpt in delivery.recipients:
+                        change = self._deliver(session, True, delivery, rcpt, held)
+                        if change:
+                            unblocked.append(change)
+                session.commit()
+        except Exception as exc:
+            log.info("batch_retried_one_by_one", deliveries=len(entries), error=exc.__class__.__name__)
+            for delivery in prepared:
+                _remove_work_files(delivery.parsed)
+            return self._process_each(entries)
+        self._finish(prepared, unblocked, held)
+        return []
+
+    def _process_each(self, entries: list[SpoolEntry]) -> list[tuple[SpoolEntry, Exception]]:
+        failed = []
+        for entry in entries:
+            try:
+                self.process(entry)
+            except Exception as exc:
+                failed.append((entry, exc))
+        return failed
+
+    def process(self, entry: SpoolEntry) -> None:
+        """Process one spooled delivery completely (a transaction per logging address, retried
+        on conflicts), then remove it from the spool."""
+        delivery = self._prepare(entry)
+        unblocked: list[Unblocked] = []
+        held: list[int] = []
+        try:
+            for rcpt in delivery.recipients:
+                held_here: list[int] = []
+                change = self._with_retries(lambda s, first: self._deliver(s, first, delivery, rcpt, held_here))
+                held.extend(held_here)
+                if change:
+                    unblocked.append(change)
+        except Exception:
+            _remove_work_files(delivery.parsed)
+            raise
+        self._finish([delivery], unblocked, held)
+
+    def _prepare(self, entry: SpoolEntry) -> "_Delivery":
+        sha, size = self.spool.keep_raw(entry)
+        raw = self.spool.raw_path(sha)
+        return _Delivery(entry, raw, sha, size, _safe_parse(raw, self.spool.work, entry.spool_id),
+                         datetime.fromtimestamp(entry.received_at, timezone.utc),
+                         list(dict.fromkeys(a.lower() for a in entry.rcpt_tos)))
+
+    def _finish(self, deliveries: list["_Delivery"], unblocked: list[Unblocked], held: list[int]) -> None:
+        """After the commit: work files go, held messages this unblocks are retried, messages
+        just held check whether what they wait for arrived meanwhile, the spool forgets."""
+        for delivery in deliveries:
+            _remove_work_files(delivery.parsed)
+        for change in _merged(unblocked):
             self.retry_held(change)
         for held_id in held:
             self._recheck_held(held_id)
-        self.spool.done(entry)
+        for delivery in deliveries:
+            self.spool.done(delivery.entry)
 
     def _recheck_held(self, received_id: int) -> None:
         """A message just held may wait for something another worker committed meanwhile."""
@@ -123,9 +197,11 @@ class Pipeline:
             self._addresses[rcpt] = found
         return self._addresses[rcpt]
 
-    def _deliver(self, session: Session, first_attempt: bool, entry: SpoolEntry, rcpt: str, parsed,
-                 raw: Path, sha: str, size: int, received: datetime, held: list[int]) -> Unblocked | None:
-        held.clear()  # this attempt's own outcome only
+    def _deliver(self, session: Session, first_attempt: bool, delivery: "_Delivery", rcpt: str,
+                 held: list[int]) -> Unblocked | None:
+        entry, parsed, raw = delivery.entry, delivery.parsed, delivery.raw
+        if not first_attempt:
+            held.clear()  # this attempt's own outcome only
         address = self._logging_address(session, rcpt)
         if address is None:
             log.warning("unknown_logging_address_in_spool", spool_id=entry.spool_id)
@@ -138,8 +214,9 @@ class Pipeline:
         message = ReceivedMessage(
             account_id=address.account_id, user_id=address.user_id, spool_id=entry.spool_id,
             logging_address=rcpt, way=address.kind, mail_from=entry.mail_from[:998],
-            message_id=(parsed.message_id if parsed else message_id_of(raw)), raw_sha256=sha, size=size,
-            subject=(parsed.subject if parsed else "")[:2000], received_at=received, status="received",
+            message_id=(parsed.message_id if parsed else message_id_of(raw)), raw_sha256=delivery.sha,
+            size=delivery.size, subject=(parsed.subject if parsed else "")[:2000],
+            received_at=delivery.received_at, status="received",
             reason="")
         session.add(message)
         session.flush()

@@ -49,8 +49,8 @@ class SpoolWorker:
         while not self.stop.is_set():
             retried = self._retry_due()
             entries = self._claim()
-            for entry in entries:
-                self._process(entry, delay=1.0)
+            if entries:
+                self._process_batch(entries)
             if not entries and not retried:
                 self.stop.wait(POLL)
 
@@ -70,15 +70,27 @@ class SpoolWorker:
             self._process(retry.entry, delay=min(retry.delay * 2, MAX_DELAY))
         return bool(due)
 
+    def _process_batch(self, entries: list[SpoolEntry]) -> None:
+        try:
+            failed = self.pipeline.process_batch(entries)
+        except Exception as exc:  # not even one by one: each is retried on its own later
+            failed = [(entry, exc) for entry in entries]
+        self.counts.add(processed=len(entries) - len(failed))
+        for entry, exc in failed:
+            self._failed(entry, exc, delay=1.0)
+
+    def _failed(self, entry: SpoolEntry, exc: Exception, delay: float) -> None:
+        self.counts.add(failed=1)
+        log.error("processing_failed", spool_id=entry.spool_id, error=exc.__class__.__name__,
+                  detail=str(exc)[:300], retry_in=delay)
+        self.retries[entry.spool_id] = _Retry(entry, time.monotonic() + delay, delay)
+
     def _process(self, entry: SpoolEntry, delay: float) -> None:
         try:
             self.pipeline.process(entry)
             self.counts.add(processed=1)
         except Exception as exc:  # stays claimed in the spool; retried here and at the next start
-            self.counts.add(failed=1)
-            log.error("processing_failed", spool_id=entry.spool_id, error=exc.__class__.__name__,
-                      detail=str(exc)[:300], retry_in=delay)
-            self.retries[entry.spool_id] = _Retry(entry, time.monotonic() + delay, delay)
+            self._failed(entry, exc, delay)
 
 
 class Counts:

@@ -1,0 +1,65 @@
+"""Workers decide several spooled deliveries in one transaction. A batch that cannot commit
+(here: one delivery was already processed before a crash, so its row exists) is redone one
+delivery at a time: the others are still logged, and nothing is logged twice."""
+
+from __future__ import annotations
+
+import shutil
+
+from smtp_logger.config import load_settings
+from smtp_logger.db import session_factory
+from smtp_logger.pipeline import Pipeline
+from smtp_logger.spool import Spool
+
+from .mailers import message, msgid
+
+ALICE = "alice@ours.example"
+
+
+def _spool(spool: Spool, rcpt: str, m) -> None:
+    writer = spool.open_writer(ALICE, [rcpt], "127.0.0.1:1")
+    writer.write(m.as_bytes())
+    writer.commit()
+
+
+def test_a_batch_with_an_already_processed_delivery_logs_each_message_once(cli):
+    settings = load_settings(environ=cli.env)
+    bcc = cli.json("users", "add", ALICE)["bcc_address"]
+    spool = Spool(settings.data_path)
+    pipeline = Pipeline(settings, session_factory(settings.db_url), spool)
+    first, again, last = (message(ALICE, [f"buyer{i}@acme.example"], subject=f"Offer {i}") for i in range(3))
+
+    _spool(spool, bcc, again)
+    [entry] = spool.claim("w0", 10)
+    kept = entry.path.with_name(entry.path.name + ".copy")
+    shutil.copy(entry.path, kept)
+    pipeline.process(entry)  # decided and committed ...
+    kept.rename(entry.path.with_name(f"{entry.spool_id}.msg"))  # ... but a crash kept it in the spool
+    _spool(spool, bcc, first)
+    _spool(spool, bcc, last)
+
+    batch = spool.claim("w0", 10)
+    assert len(batch) == 3
+    assert pipeline.process_batch(batch) == []
+
+    for i, m in enumerate((first, again, last)):
+        assert [d["reason"] for d in cli.json("why", msgid(m))] == ["LOGGED"]
+        assert len(cli.json("timeline", f"buyer{i}@acme.example")) == 1
+    assert spool.backlog() == 0
+
+
+def test_a_batch_logs_every_delivery_and_empties_the_spool(cli):
+    settings = load_settings(environ=cli.env)
+    bcc = cli.json("users", "add", ALICE)["bcc_address"]
+    spool = Spool(settings.data_path)
+    pipeline = Pipeline(settings, session_factory(settings.db_url), spool)
+    offer = message(ALICE, ["bob@acme.example"], subject="Offer")
+    # the same message BCC'd twice in one batch (a client retry): one engagement, one DUPLICATE
+    sent = [offer, offer, message(ALICE, ["carol@acme.example"], subject="Other offer")]
+    for m in sent:
+        _spool(spool, bcc, m)
+    assert pipeline.process_batch(spool.claim("w0", 10)) == []
+    assert sorted(d["reason"] for d in cli.json("why", msgid(offer))) == ["DUPLICATE", "LOGGED"]
+    assert len(cli.json("timeline", "bob@acme.example")) == 1
+    assert len(cli.json("timeline", "carol@acme.example")) == 1
+    assert spool.backlog() == 0
