@@ -58,8 +58,15 @@ class GroupCommitter:
             group = self._next_group()
             if group is None:
                 return
-            outcomes = self._commit_group(group)
-            self.loop.call_soon_threadsafe(_resolve, outcomes)
+            try:
+                outcomes = self._commit_group(group)
+            except Exception as exc:  # never leave sessions waiting: each answers 451
+                log.error("spool_commit_failed", error=exc.__class__.__name__, deliveries=len(group))
+                outcomes = [(future, None, exc) for _delivery, future in group]
+            try:
+                self.loop.call_soon_threadsafe(_resolve, outcomes)
+            except RuntimeError:  # the event loop is gone (shutdown): nobody waits any more
+                return
 
     def _next_group(self) -> list[tuple[Delivery, asyncio.Future]] | None:
         first = self.queue.get()
