@@ -186,18 +186,25 @@ class Skeletonizer:
         size = 0
         decoder = None
         end = None
-        while (line := self._next()) is not None:
-            if self._is_boundary(line, boundaries):
+        # The hot loop of a 50 MB attachment (about a million lines): one cheap test per line.
+        watermark = limit + 1  # size > limit: decode to a work file from here on
+        lines = self.lines
+        line = self._next()
+        while line is not None:
+            if line[:2] == b"--" and self._is_boundary(line, boundaries):
                 end = line
                 break
             body.append(line)
             size += len(line)
-            if decoder is None and size > limit:
-                decoder = self._decoder(headers)
-            if decoder is not None and size >= BATCH:
-                last = body.pop()
-                decoder.feed(body)
-                body, size = [last], len(last)
+            if size >= watermark:
+                if decoder is None:
+                    decoder = self._decoder(headers)
+                    watermark = BATCH
+                if size >= BATCH:
+                    last = body.pop()  # its line end may belong to the boundary after it
+                    decoder.feed(body)
+                    body, size = [last], len(last)
+            line = next(lines, None)
         if decoder is None:
             self.out.extend(header_lines + body)
         else:
