@@ -10,10 +10,12 @@ from __future__ import annotations
 import binascii
 import hashlib
 import re
+from collections import deque
 from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from pathlib import Path
+from typing import BinaryIO
 
 from .spool import open_message
 
@@ -23,6 +25,7 @@ BODY_THRESHOLD = 8 * 1024 * 1024  # a text body stays unless it is larger than t
 MAX_ENTITIES = 500  # wider MIME trees are kept as one opaque part (parser time bound)
 MAX_DEPTH = 50  # deeper ones too (the stdlib parser recurses once per level)
 BATCH = 1 << 20
+BLOCK = 1 << 20  # read size inside a large base64 part
 _BASE64_JUNK = bytes(range(256)).translate(None, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
 _BLOB_VALUE = re.compile(r"^(?P<name>[\w.-]+); size=(?P<size>\d+); sha256=(?P<sha>[0-9a-f]{64})(?:; damage=(?P<damage>.*))?$")
 
@@ -104,21 +107,50 @@ def _strip_eol(line: bytes) -> bytes:
 
 
 class Skeletonizer:
-    def __init__(self, lines, work_dir: Path, prefix: str, threshold: int = THRESHOLD):
-        self.lines = lines
+    def __init__(self, source: BinaryIO, work_dir: Path, prefix: str, threshold: int = THRESHOLD):
+        self.source = source  # read by lines, and by blocks inside a large base64 part
         self.work_dir = work_dir
         self.prefix = prefix
         self.threshold = threshold
         self.out: list[bytes] = []
         self.blobs: list[Blob] = []
-        self.pending: bytes | None = None
+        self.pending: deque[bytes] = deque()  # lines read ahead and given back
         self.entities = 0
 
     def _next(self) -> bytes | None:
-        if self.pending is not None:
-            line, self.pending = self.pending, None
-            return line
-        return next(self.lines, None)
+        if self.pending:
+            return self.pending.popleft()
+        return self.source.readline() or None
+
+    def _base64_blocks(self, decoder: "_Decoder") -> None:
+        """Inside a large base64 part, at a line start: feed the decoder whole blocks up to the
+        first line that may be a boundary (base64 has no "-"); that line and the rest of its
+        block go back to the line reader."""
+        tail, at_line_start = b"", True
+        while True:
+            block = self.source.read(BLOCK)
+            data = tail + block
+            if not block:
+                self._give_back(data)
+                return
+            cut = 0 if at_line_start and data.startswith(b"--") else data.find(b"\n--") + 1 or -1
+            if cut >= 0:
+                decoder.feed([data[:cut]])
+                self._give_back(data[cut:])
+                return
+            end = data.rfind(b"\n") + 1
+            if end == 0:  # no line end in a whole block: feed it, its line goes on
+                end, at_line_start = len(data), False
+            else:
+                at_line_start = True
+            decoder.feed([data[:end]])
+            tail = data[end:]
+
+    def _give_back(self, data: bytes) -> None:
+        lines = data.splitlines(keepends=True)
+        if lines and not lines[-1].endswith(b"\n"):
+            lines[-1] += self.source.readline()  # complete the last line
+        self.pending.extend(lines)
 
     def _is_boundary(self, line: bytes, boundaries: list[bytes]) -> bool:
         if not line.startswith(b"--"):
@@ -130,7 +162,7 @@ class Skeletonizer:
         header_lines = []
         while (line := self._next()) is not None:
             if self._is_boundary(line, boundaries):
-                self.pending = line
+                self.pending.appendleft(line)
                 break
             header_lines.append(line)
             if line in (b"\r\n", b"\n"):
@@ -188,7 +220,6 @@ class Skeletonizer:
         end = None
         # The hot loop of a 50 MB attachment (about a million lines): one cheap test per line.
         watermark = limit + 1  # size > limit: decode to a work file from here on
-        lines = self.lines
         line = self._next()
         while line is not None:
             if line[:2] == b"--" and self._is_boundary(line, boundaries):
@@ -200,11 +231,15 @@ class Skeletonizer:
                 if decoder is None:
                     decoder = self._decoder(headers)
                     watermark = BATCH
-                if size >= BATCH:
+                if size >= BATCH and decoder.encoding == "base64" and not self.pending:
+                    decoder.feed(body)  # line ends are junk to base64: none belongs to a boundary
+                    body, size = [], 0
+                    self._base64_blocks(decoder)
+                elif size >= BATCH:
                     last = body.pop()  # its line end may belong to the boundary after it
                     decoder.feed(body)
                     body, size = [last], len(last)
-            line = next(lines, None)
+            line = self._next()
         if decoder is None:
             self.out.extend(header_lines + body)
         else:
@@ -230,7 +265,7 @@ class Skeletonizer:
 def skeletonize(path: Path, work_dir: Path, prefix: str, threshold: int = THRESHOLD) -> tuple[bytes, list[Blob]]:
     """The message at `path` with large leaf parts moved out into work files."""
     with open_message(path) as f:
-        shrinker = Skeletonizer(iter(f), work_dir, prefix, threshold)
+        shrinker = Skeletonizer(f, work_dir, prefix, threshold)
         shrinker.entity([])
         while (rest := shrinker._next()) is not None:  # trailing garbage after the top entity
             shrinker.out.append(rest)
