@@ -158,14 +158,16 @@ def test_metrics_endpoint_counts_accepted_mail(tmp_path, db_url):
     try:
         user = rx.add_user(ALICE)
 
-        def accepted() -> float:
+        def metric(name: str) -> float:
             text = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read().decode()
             return float(next(line.split()[1] for line in text.splitlines()
-                              if line.startswith("smtp_logger_accepted_total ")))
+                              if line.startswith(f"{name} ")))
 
-        before = accepted()
+        accepted, processed = metric("smtp_logger_accepted_total"), metric("smtp_logger_processed_total")
         send(port, message(ALICE, "bob@acme.example"), [user["bcc_address"]])
         rx.drain()
-        assert accepted() == before + 1
+        assert metric("smtp_logger_accepted_total") == accepted + 1
+        assert metric("smtp_logger_processed_total") == processed + 1
+        assert metric("smtp_logger_spool_backlog") == 0
     finally:
         rx.stop()
