@@ -65,8 +65,8 @@ class App:
             return self._is_live_address(address)
         return await asyncio.to_thread(self._is_live_address, address)
 
-    def enqueue(self, entry: SpoolEntry) -> None:
-        """A delivery just acknowledged with 250 (the workers find it in the spool)."""
+    def accepted(self, entry: SpoolEntry) -> None:
+        """A delivery just acknowledged with 250 (counted; the workers find it in the spool)."""
         ACCEPTED.inc()
 
     async def start(self):
@@ -127,4 +127,3 @@ class App:
         except asyncio.TimeoutError:
             log.warning("stopped_with_backlog", deliveries=self.spool.backlog())  # kept for the next start
         await self.close()
-

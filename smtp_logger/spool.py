@@ -22,7 +22,6 @@ import hashlib
 import json
 import os
 import secrets
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,17 +115,14 @@ class Spool:
         never acknowledged."""
         for meta_path in self.new.glob("*.json"):
             message = meta_path.with_suffix(".eml")
-            if message.exists():
+            if message.exists():  # same spool id and arrival time: processing stays idempotent
                 meta = json.loads(meta_path.read_text("utf-8"))
-                meta["size"] = str(meta["size"]).zfill(_SIZE_WIDTH)
-                tmp = self.tmp / f"{meta_path.stem}{SUFFIX}"
-                with open(tmp, "wb") as out, open(message, "rb") as source:
-                    out.write(_envelope_line(meta))
-                    shutil.copyfileobj(source, out, 1 << 20)
-                    out.flush()
-                    os.fsync(out.fileno())
-                os.replace(tmp, self.new / tmp.name)
-                self.sync_new()
+                writer = SpoolWriter(self, meta_path.stem, meta["mail_from"], meta["rcpt_tos"],
+                                     meta.get("peer", ""), meta["received_at"])
+                with open(message, "rb") as source:
+                    while chunk := source.read(1 << 20):
+                        writer.write(chunk)
+                writer.commit()
             meta_path.unlink()
             message.unlink(missing_ok=True)
         for orphan in self.new.glob("*.eml"):
@@ -204,12 +200,14 @@ class Spool:
 class SpoolWriter:
     """Streams one delivery to spool/tmp, then commits it into spool/new durably."""
 
-    def __init__(self, spool: Spool, spool_id: str, mail_from: str, rcpt_tos: list[str], peer: str):
+    def __init__(self, spool: Spool, spool_id: str, mail_from: str, rcpt_tos: list[str], peer: str,
+                 received_at: float | None = None):
         self.spool = spool
         self.spool_id = spool_id
         self.path = spool.tmp / f"{spool_id}{SUFFIX}"
         self.meta = {"mail_from": mail_from, "rcpt_tos": list(rcpt_tos), "peer": peer,
-                     "received_at": time.time(), "sha256": "0" * 64, "size": "0" * _SIZE_WIDTH}
+                     "received_at": time.time() if received_at is None else received_at,
+                     "sha256": "0" * 64, "size": "0" * _SIZE_WIDTH}
         self._file = open(self.path, "wb")
         self._file.write(_envelope_line(self.meta))  # completed in place by prepare()
         self._hash = hashlib.sha256()

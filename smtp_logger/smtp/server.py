@@ -133,7 +133,7 @@ class StreamingSMTP(SMTP):
             return [replies.ERR_TEMP_LOCAL] * (len(envelope.rcpt_tos) if self.lmtp else 1)
         log.info("accepted", spool_id=entry.spool_id, size=reader.result.size,
                  recipients=len(entry.rcpt_tos), peer=_peer(self.session))
-        self.app.enqueue(entry)
+        self.app.accepted(entry)
         if self.lmtp:
             return [replies.OK_LMTP.format(spool_id=entry.spool_id)] * len(entry.rcpt_tos)
         return [replies.OK_QUEUED.format(spool_id=entry.spool_id)]
@@ -194,10 +194,8 @@ class _SpoolSink:
 
     def _commit_alone(self):
         try:
-            self.prepare()
-            entry = self.publish()
-            self.spool.sync_new()
-            return entry
+            self._drain_into_writer()
+            return self.writer.commit()
         except Exception:
             self.discard()
             raise
