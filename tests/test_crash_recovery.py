@@ -44,6 +44,15 @@ def _wait_for(predicate, timeout=60):
     return False
 
 
+def _assert_each_logged_once(cli, tmp_path: Path, burst) -> None:
+    """Message i of the burst went to buyer<i>: one LOGGED decision, one engagement, and the
+    spool is empty."""
+    for i, m in enumerate(burst):
+        assert [d["reason"] for d in cli.json("why", msgid(m))] == ["LOGGED"]
+        assert len(cli.json("timeline", f"buyer{i}@acme.example")) == 1
+    assert not list((tmp_path / "data" / "spool" / "new").iterdir())
+
+
 def test_sigkill_after_250_loses_nothing_and_duplicates_nothing(tmp_path, db_url, cli):
     port = free_port()
     env = make_env(tmp_path, db_url, port=port, worker_processes=2)  # production mode
@@ -66,10 +75,7 @@ def test_sigkill_after_250_loses_nothing_and_duplicates_nothing(tmp_path, db_url
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
-    for i, m in enumerate(burst):
-        assert [d["reason"] for d in cli.json("why", msgid(m))] == ["LOGGED"]
-        assert len(cli.json("timeline", f"buyer{i}@acme.example")) == 1
-    assert not list((tmp_path / "data" / "spool" / "new").iterdir())
+    _assert_each_logged_once(cli, tmp_path, burst)
     assert _wait_for(lambda: not _orphans(tmp_path), timeout=10), "worker processes outlived their server"
     spooled = [p for p in spooled if ".msg" in p.name]
     print(f"{len(spooled)} of {len(burst)} messages were still only in the spool at SIGKILL")
@@ -114,10 +120,7 @@ def test_a_killed_worker_is_replaced_and_its_deliveries_are_logged(tmp_path, db_
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
-    for i, m in enumerate(burst):
-        assert [d["reason"] for d in cli.json("why", msgid(m))] == ["LOGGED"]
-        assert len(cli.json("timeline", f"buyer{i}@acme.example")) == 1
-    assert not list((tmp_path / "data" / "spool" / "new").iterdir())
+    _assert_each_logged_once(cli, tmp_path, burst)
 
 
 def test_deliveries_spooled_by_the_first_spool_format_are_logged_after_an_upgrade(tmp_path, db_url, cli):
