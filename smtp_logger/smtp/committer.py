@@ -1,12 +1,12 @@
 """Group commit for the spool: one thread makes concurrent deliveries durable together.
 
 Each DATA hands its finished delivery over (prepare, publish, discard) and awaits the result.
-The thread takes everything queued so far, fsyncs each message and envelope, renames them into
-new/ and fsyncs the folder once for the whole group, then wakes the waiting sessions with one
-call into the event loop. Under load a group holds many deliveries: one folder fsync and one thread hand-off
-instead of one each, and the event loop never blocks on the disk. A delivery whose files
-cannot be written fails alone (its session answers 451); if the folder fsync fails, the whole
-group fails, since none of it is known to be durable.
+The thread takes everything queued so far, fsyncs each delivery's spool file (side by side),
+renames them into new/ and fsyncs the folder once for the whole group, then wakes the waiting
+sessions with one call into the event loop. Under load a group holds many deliveries: one
+folder fsync and one thread hand-off instead of one each, and the event loop never blocks on
+the disk. A delivery whose file cannot be written fails alone (its session answers 451); if
+the folder fsync fails, the whole group fails, since none of it is known to be durable.
 """
 
 from __future__ import annotations
