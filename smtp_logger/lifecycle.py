@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from .models import Decision as DecisionRow, HeldWait, ReceivedMessage
 from .reasons import HELD_EXPIRED
 from .rules import Decision
+from .store.rows import insert_all, insert_id
 
 ALLOWED = {
     "received": {"logged", "held", "not_logged"},
@@ -44,10 +45,31 @@ def _move(message: ReceivedMessage, status: str) -> None:
     message.status = status
 
 
+def receive(session: Session, decision: Decision, **fields) -> int:
+    """A new received message, inserted with the status its first decision gives it (the
+    `received` state never reaches the database). Returns its id; `decided` must follow."""
+    status = status_for(decision)
+    if status not in ALLOWED["received"]:
+        raise InvalidTransition(f"received -> {status}")
+    return insert_id(session, ReceivedMessage, status=status, reason=decision.reason, **fields)
+
+
+def decided(session: Session, account_id: int, received_id: int, message_id: str | None,
+            logging_address: str, decision: Decision, engagement_id: int | None = None) -> None:
+    """Append the decision row, and what the message waits for if it is held."""
+    insert_id(session, DecisionRow, account_id=account_id, received_message_id=received_id,
+              message_id=message_id, logging_address=logging_address, reason=decision.reason,
+              detail=decision.detail, engagement_id=engagement_id)
+    if status_for(decision) == "held":
+        insert_all(session, HeldWait, [dict(account_id=account_id, received_message_id=received_id,
+                                            kind=kind, value=value[:998])
+                                       for kind, value in dict.fromkeys(decision.waits) if value])
+
+
 def record(session: Session, message: ReceivedMessage, decision: Decision,
            engagement_id: int | None = None) -> None:
-    """Apply a decision: new status, the decision row, and what a held message waits for.
-    A held message retried with the same outcome gets no second decision row."""
+    """Apply a new decision to a message decided before (a held one retried): new status, the
+    decision row, and what it waits for now. The same outcome again gets no second row."""
     was_held = message.status == "held"
     unchanged = was_held and status_for(decision) == "held" \
         and message.reason == decision.reason
@@ -55,18 +77,11 @@ def record(session: Session, message: ReceivedMessage, decision: Decision,
     message.reason = decision.reason
     if unchanged:
         return
-    session.add(DecisionRow(account_id=message.account_id, received_message_id=message.id,
-                            message_id=message.message_id, logging_address=message.logging_address,
-                            reason=decision.reason, detail=decision.detail,
-                            engagement_id=engagement_id))
     if was_held:
         session.execute(delete(HeldWait).where(HeldWait.received_message_id == message.id))
-    if message.status == "held":
-        for kind, value in dict.fromkeys(decision.waits):
-            if value:
-                session.add(HeldWait(account_id=message.account_id, received_message_id=message.id,
-                                     kind=kind, value=value[:998]))
     session.flush()
+    decided(session, message.account_id, message.id, message.message_id, message.logging_address,
+            decision, engagement_id)
 
 
 def expire(session: Session, message: ReceivedMessage, retention_days: int) -> None:

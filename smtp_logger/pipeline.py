@@ -23,7 +23,7 @@ from .attachments import BlobStore
 from .auth import check_sender
 from .models import Account, HeldWait, ReceivedMessage
 from .parse import ParsedMessage, message_id_of, parse_file
-from .rules import Decision, decide
+from .rules import Candidate, Decision, decide
 from .spool import Spool, SpoolEntry
 from .store import accounts, directory, engagements, facts
 from .store import held as held_store
@@ -43,6 +43,17 @@ class _Delivery:
     parsed: ParsedMessage | None
     received_at: datetime
     recipients: list[str]
+
+
+@dataclass
+class _Outcome:
+    """The rules' decision on one message, and the candidate and content to write if logged."""
+
+    decision: Decision
+    way: str
+    candidate: Candidate | None = None
+    content: candidates.Content | None = None
+    new_thread: bool = True  # no thread known for it yet
 
 
 @dataclass
@@ -211,50 +222,63 @@ class Pipeline:
         if not first_attempt and session.scalars(select(ReceivedMessage.id).where(
                 ReceivedMessage.spool_id == entry.spool_id, ReceivedMessage.logging_address == rcpt)).first():
             return None  # already processed before a crash
-        message = ReceivedMessage(
-            account_id=address.account_id, user_id=address.user_id, spool_id=entry.spool_id,
-            logging_address=rcpt, way=address.kind, mail_from=entry.mail_from[:998],
-            message_id=(parsed.message_id if parsed else message_id_of(raw)), raw_sha256=delivery.sha,
-            size=delivery.size, subject=(parsed.subject if parsed else "")[:2000],
-            received_at=delivery.received_at, status="received",
-            reason="")
-        session.add(message)
-        session.flush()
-        change = self._decide_and_write(session, message, parsed, raw)
-        if message.status == "held":
-            held.append(message.id)
+        fields = dict(account_id=address.account_id, user_id=address.user_id, spool_id=entry.spool_id,
+                      logging_address=rcpt, way=address.kind, mail_from=entry.mail_from[:998],
+                      message_id=(parsed.message_id if parsed else message_id_of(raw)),
+                      raw_sha256=delivery.sha, size=delivery.size,
+                      subject=(parsed.subject if parsed else "")[:2000], received_at=delivery.received_at)
+        account = session.get(Account, address.account_id)
+        outcome = self._decide(session, account, address.user_id, address.kind, parsed, raw,
+                               delivery.received_at)
+        received_id = lifecycle.receive(session, outcome.decision, **fields)
+        engagement_id, change = self._write(session, account, address.user_id, outcome, received_id)
+        lifecycle.decided(session, account.id, received_id, fields["message_id"], rcpt,
+                          outcome.decision, engagement_id)
+        self._log_decision(entry.spool_id, received_id, account.id, outcome)
+        if outcome.decision.held:
+            held.append(received_id)
         return change
 
-    def _decide_and_write(self, session: Session, message: ReceivedMessage, parsed, raw: Path) -> Unblocked | None:
-        account = session.get(Account, message.account_id)
-        user_id = message.user_id
+    def _decide(self, session: Session, account: Account, user_id: int, way: str,
+                parsed: ParsedMessage | None, raw: Path, received_at: datetime) -> "_Outcome":
+        """The rules' decision on a parsed message, with what it needs written (pure but for
+        reading what the CRM knows)."""
         if parsed is None:
-            lifecycle.record(session, message, Decision("UNPARSEABLE", "the parser failed"))
-            self._log_decision(message, "UNPARSEABLE")
-            return None
+            return _Outcome(Decision("UNPARSEABLE", "the parser failed"), way)
         user_addresses = directory.get(session, account).addresses_of(user_id)
-        candidate, content = candidates.build(message.way, parsed, user_addresses, message.received_at)
+        candidate, content = candidates.build(way, parsed, user_addresses, received_at)
         authenticated = check_sender(self.settings, parsed, raw) if candidate.way != "auto_copy" else None
         crm = facts.load(session, account, user_id, candidate, self.settings, authenticated)
-        decision = decide(candidate, crm)
-        change = None
-        engagement_id = None
+        return _Outcome(decide(candidate, crm), candidate.way, candidate, content, crm.thread is None)
+
+    def _write(self, session: Session, account: Account, user_id: int, outcome: "_Outcome",
+               received_id: int) -> tuple[int | None, Unblocked | None]:
+        """Write what a decision asks for: the engagement (and what it unblocks), or for a
+        never-logged conversation a never-log thread so its later replies are known."""
+        decision, candidate = outcome.decision, outcome.candidate
         if decision.logged:
-            written = facts.write(session, account, candidate, content, decision.plan, message.id,
+            written = facts.write(session, account, candidate, outcome.content, decision.plan, received_id,
                                   self.blobs, self.settings.max_attachment_size)
-            engagement_id = written.engagement_id
-            change = Unblocked(account.id, set(written.new_contact_addresses),
-                               {n.casefold() for n in written.new_contact_names}, set(written.thread_keys))
-        elif decision.reason == "NEVER_LOG" and candidate.thread_keys and crm.thread is None:
-            thread = engagements.new_thread(session, account.id, user_id, None, candidate.subject_key, True)
-            engagements.remember_keys(session, account.id, thread.id, candidate.thread_keys)
-        lifecycle.record(session, message, decision, engagement_id)
-        self._log_decision(message, decision.reason, candidate.way)
+            return written.engagement_id, Unblocked(
+                account.id, set(written.new_contact_addresses),
+                {n.casefold() for n in written.new_contact_names}, set(written.thread_keys))
+        if decision.reason == "NEVER_LOG" and candidate.thread_keys and outcome.new_thread:
+            thread_id = engagements.new_thread(session, account.id, user_id, None, candidate.subject_key, True)
+            engagements.remember_keys(session, account.id, thread_id, candidate.thread_keys, new_thread=True)
+        return None, None
+
+    def _decide_and_write(self, session: Session, message: ReceivedMessage, parsed, raw: Path) -> Unblocked | None:
+        """Decide a message received before (held) again, and record the new decision."""
+        account = session.get(Account, message.account_id)
+        outcome = self._decide(session, account, message.user_id, message.way, parsed, raw, message.received_at)
+        engagement_id, change = self._write(session, account, message.user_id, outcome, message.id)
+        lifecycle.record(session, message, outcome.decision, engagement_id)
+        self._log_decision(message.spool_id, message.id, account.id, outcome)
         return change
 
-    def _log_decision(self, message: ReceivedMessage, reason: str, way: str | None = None) -> None:
-        log.info("decision", spool_id=message.spool_id, received_message=message.id,
-                 account=message.account_id, way=way or message.way, reason=reason)
+    def _log_decision(self, spool_id: str, received_id: int, account_id: int, outcome: "_Outcome") -> None:
+        log.info("decision", spool_id=spool_id, received_message=received_id, account=account_id,
+                 way=outcome.way, reason=outcome.decision.reason)
 
     # -- retroactive logging -------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from ..models import (
 )
 from .accounts import Conflict, NotFound
 from .directory import bump
+from .rows import insert_all, insert_id
 
 
 def contact_by_email(session: Session, account_id: int, address: str) -> Contact:
@@ -36,36 +37,32 @@ def contact_emails(session: Session, contact_id: int) -> list[str]:
         ContactEmail.contact_id == contact_id).order_by(ContactEmail.id)))
 
 
-def company_for(session: Session, account_id: int, address: str) -> Company | None:
+def company_id_for(session: Session, account_id: int, address: str) -> int | None:
+    """The company of an address's domain, created on first sight (none for free-mail)."""
     domain = company_domain(domain_of(address))
     if domain is None:
         return None
-    company = session.scalars(select(Company).where(
-        Company.account_id == account_id, Company.domain == domain)).first()
-    if company is None:
-        company = Company(account_id=account_id, domain=domain, name=company_name(domain))
-        session.add(company)
-        session.flush()
-    return company
+    company_id = session.scalar(select(Company.id).where(
+        Company.account_id == account_id, Company.domain == domain))
+    if company_id is None:
+        company_id = insert_id(session, Company, account_id=account_id, domain=domain,
+                               name=company_name(domain))
+    return company_id
 
 
 def add_contact(session: Session, account_id: int, address: str, name: str | None,
-                extra: list[str] = (), created_by: str = "admin", check_existing: bool = True) -> Contact:
-    """A new contact. `check_existing=False` (the pipeline, which just looked) leaves a racing
-    duplicate to the unique constraint instead of an extra query."""
+                extra: list[str] = (), created_by: str = "admin", check_existing: bool = True) -> int:
+    """A new contact's id. `check_existing=False` (the pipeline, which just looked) leaves a
+    racing duplicate to the unique constraint instead of an extra query."""
     for each in [address, *extra] if check_existing else ():
-        if session.scalars(select(ContactEmail).where(
-                ContactEmail.account_id == account_id, ContactEmail.address == each)).first():
+        if session.scalar(select(ContactEmail.id).where(
+                ContactEmail.account_id == account_id, ContactEmail.address == each)):
             raise Conflict(f"{each} already belongs to a contact")
-    company = company_for(session, account_id, address)
-    contact = Contact(account_id=account_id, name=name, company_id=company.id if company else None,
-                      created_by=created_by)
-    session.add(contact)
-    session.flush()
-    for each in dict.fromkeys([address, *extra]):
-        session.add(ContactEmail(account_id=account_id, contact_id=contact.id, address=each))
-    session.flush()
-    return contact
+    contact_id = insert_id(session, Contact, account_id=account_id, name=name, created_by=created_by,
+                           company_id=company_id_for(session, account_id, address))
+    insert_all(session, ContactEmail, [dict(account_id=account_id, contact_id=contact_id, address=each)
+                                       for each in dict.fromkeys([address, *extra])])
+    return contact_id
 
 
 def add_email(session: Session, account_id: int, contact_address: str, new_address: str) -> Contact:
@@ -116,11 +113,15 @@ def contacts_named(session: Session, account_id: int, name: str) -> tuple[dict[s
     return {name.casefold(): ids}, primary
 
 
-def link_companies(session: Session, engagement_id: int, contact_ids: list[int]) -> None:
+def link(session: Session, engagement_id: int, contact_ids: list[int]) -> None:
+    """An engagement's contacts, and the companies they belong to."""
+    contact_ids = list(dict.fromkeys(contact_ids))
+    insert_all(session, EngagementContact, [dict(engagement_id=engagement_id, contact_id=contact_id)
+                                            for contact_id in contact_ids])
     company_ids = set(session.scalars(select(Contact.company_id).where(
         Contact.id.in_(contact_ids), Contact.company_id.is_not(None))))
-    for company_id in company_ids:
-        session.add(EngagementCompany(engagement_id=engagement_id, company_id=company_id))
+    insert_all(session, EngagementCompany, [dict(engagement_id=engagement_id, company_id=company_id)
+                                            for company_id in sorted(company_ids)])
 
 
 def add_never_log(session: Session, account_id: int, value: str, user_id: int | None) -> NeverLog:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from ..models import Engagement, EngagementContact, Thread, ThreadMessageId
 from ..rules import ThreadFacts
+from .rows import insert_all, insert_id
 
 SUBJECT_THREAD_WINDOW = timedelta(days=30)
 
@@ -23,20 +24,23 @@ def is_logged(session: Session, account_id: int, dedup_key: str) -> bool:
         Engagement.account_id == account_id, Engagement.dedup_key == dedup_key))) or False
 
 
-def _facts(session: Session, thread: Thread) -> ThreadFacts:
-    has = session.scalar(select(exists().where(Engagement.thread_id == thread.id))) or False
-    return ThreadFacts(thread.id, thread.owner_user_id, thread.owner_team_id, thread.never_log, has)
+# A thread as the rules see it, with whether it holds any engagement yet, in one query.
+_THREAD_FACTS = select(Thread.id, Thread.owner_user_id, Thread.owner_team_id, Thread.never_log,
+                       exists().where(Engagement.thread_id == Thread.id))
+
+
+def _facts(row) -> ThreadFacts | None:
+    return ThreadFacts(row[0], row[1], row[2], bool(row[3]), bool(row[4])) if row else None
 
 
 def thread_by_keys(session: Session, account_id: int, keys: tuple[str, ...]) -> ThreadFacts | None:
     """The oldest thread that knows any of these Message-IDs."""
     if not keys:
         return None
-    thread = session.scalars(select(Thread).join(ThreadMessageId, ThreadMessageId.thread_id == Thread.id)
-                             .where(ThreadMessageId.account_id == account_id,
-                                    ThreadMessageId.message_id.in_(keys))
-                             .order_by(Thread.id).limit(1)).first()
-    return _facts(session, thread) if thread else None
+    return _facts(session.execute(
+        _THREAD_FACTS.join(ThreadMessageId, ThreadMessageId.thread_id == Thread.id)
+        .where(ThreadMessageId.account_id == account_id, ThreadMessageId.message_id.in_(keys))
+        .order_by(Thread.id).limit(1)).first())
 
 
 def thread_by_subject(session: Session, account_id: int, subject_key: str, contact_ids: list[int],
@@ -44,24 +48,23 @@ def thread_by_subject(session: Session, account_id: int, subject_key: str, conta
     """For forwards without headers: same normalised subject, same contact, within 30 days."""
     if not subject_key or not contact_ids:
         return None
-    thread = session.scalars(
-        select(Thread).join(Engagement, Engagement.thread_id == Thread.id)
-        .join(EngagementContact, EngagementContact.engagement_id == Engagement.id)
-        .where(Thread.account_id == account_id, Thread.subject_key == subject_key,
-               EngagementContact.contact_id.in_(contact_ids),
-               Engagement.sent_at >= sent_at - SUBJECT_THREAD_WINDOW,
-               Engagement.sent_at <= sent_at + SUBJECT_THREAD_WINDOW)
-        .order_by(Thread.id).limit(1)).first()
-    return _facts(session, thread) if thread else None
+    in_window = select(Engagement.thread_id).join(
+        EngagementContact, EngagementContact.engagement_id == Engagement.id).where(
+        Engagement.account_id == account_id, EngagementContact.contact_id.in_(contact_ids),
+        Engagement.sent_at >= sent_at - SUBJECT_THREAD_WINDOW,
+        Engagement.sent_at <= sent_at + SUBJECT_THREAD_WINDOW)
+    return _facts(session.execute(
+        _THREAD_FACTS.where(Thread.account_id == account_id, Thread.subject_key == subject_key,
+                            Thread.id.in_(in_window))
+        .order_by(Thread.id).limit(1)).first())
 
 
 def new_thread(session: Session, account_id: int, owner_user_id: int, owner_team_id: int | None,
-               subject_key: str, never_log: bool) -> Thread:
-    thread = Thread(account_id=account_id, owner_user_id=None if owner_team_id else owner_user_id,
-                    owner_team_id=owner_team_id, subject_key=subject_key[:500], never_log=never_log)
-    session.add(thread)
-    session.flush()
-    return thread
+               subject_key: str, never_log: bool) -> int:
+    """A new thread's id; a team-owned thread has no owning user."""
+    return insert_id(session, Thread, account_id=account_id,
+                     owner_user_id=None if owner_team_id else owner_user_id,
+                     owner_team_id=owner_team_id, subject_key=subject_key[:500], never_log=never_log)
 
 
 def remember_keys(session: Session, account_id: int, thread_id: int, keys: tuple[str, ...],
@@ -75,7 +78,5 @@ def remember_keys(session: Session, account_id: int, thread_id: int, keys: tuple
         return
     known = set() if new_thread else set(session.scalars(select(ThreadMessageId.message_id).where(
         ThreadMessageId.account_id == account_id, ThreadMessageId.message_id.in_(keys))))
-    for key in dict.fromkeys(keys):
-        if key not in known:
-            session.add(ThreadMessageId(account_id=account_id, thread_id=thread_id, message_id=key[:998]))
-    session.flush()
+    insert_all(session, ThreadMessageId, [dict(account_id=account_id, thread_id=thread_id, message_id=key[:998])
+                                          for key in dict.fromkeys(keys) if key not in known])

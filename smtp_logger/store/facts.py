@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session
 from ..addresses import Mailbox
 from ..attachments import BlobStore
 from ..candidate import Content, mailboxes
-from ..models import Account, Attachment, Engagement, EngagementContact
+from ..models import Account, Attachment, Engagement
 from ..rules import Candidate, CrmFacts, LogPlan, UserFacts
 from . import contacts, directory, engagements
+from .rows import insert_all, insert_id
 
 
 def load(session: Session, account: Account, user_id: int, c: Candidate, settings,
@@ -61,18 +62,16 @@ def write(session: Session, account: Account, c: Candidate, content: Content, pl
         thread_id = plan.thread_id
     else:
         thread_id = engagements.new_thread(session, account.id, plan.owner_user_id, plan.owner_team_id,
-                                           c.subject_key, plan.thread_never_log).id
+                                           c.subject_key, plan.thread_never_log)
     engagements.remember_keys(session, account.id, thread_id, c.thread_keys,
                               new_thread=plan.thread_id is None)
     contact_ids = list(plan.contact_ids)
-    created = []
     for box in plan.new_contacts:
-        contact = contacts.add_contact(session, account.id, box.address, box.name,
-                                       created_by=c.way, check_existing=False)
-        contact_ids.append(contact.id)
-        created.append(box)
+        contact_ids.append(contacts.add_contact(session, account.id, box.address, box.name,
+                                                created_by=c.way, check_existing=False))
     from_ = plan.from_ or Mailbox(None, None)
-    engagement = Engagement(
+    engagement_id = insert_id(
+        session, Engagement,
         account_id=account.id, thread_id=thread_id, owner_user_id=plan.owner_user_id,
         direction=plan.direction, from_address=from_.address, from_name=from_.name,
         to_addresses=mailboxes(c.to), cc_addresses=mailboxes(c.cc), subject=content.subject,
@@ -80,17 +79,12 @@ def write(session: Session, account: Account, c: Candidate, content: Content, pl
         body_text=content.body_text, body_html=content.body_html, reply_text=content.reply_text,
         message_id=content.message_id, dedup_key=c.dedup_key[:998], source=c.way,
         received_message_id=received_message_id)
-    session.add(engagement)
-    session.flush()
-    for contact_id in dict.fromkeys(contact_ids):
-        session.add(EngagementContact(engagement_id=engagement.id, contact_id=contact_id))
-    contacts.link_companies(session, engagement.id, contact_ids)
-    for part in content.attachments:
-        saved = blobs.save(part, max_attachment)
-        session.add(Attachment(engagement_id=engagement.id, filename=saved.filename,
-                               content_type=saved.content_type, size=saved.size, sha256=saved.sha256,
-                               stored=saved.stored, reason=saved.reason, content_id=saved.content_id,
-                               inline=saved.inline))
-    session.flush()
-    return Written(engagement.id, [b.address for b in created], [b.name for b in created if b.name],
+    contacts.link(session, engagement_id, contact_ids)
+    saved = [blobs.save(part, max_attachment) for part in content.attachments]
+    insert_all(session, Attachment, [dict(
+        engagement_id=engagement_id, filename=each.filename, content_type=each.content_type,
+        size=each.size, sha256=each.sha256, stored=each.stored, reason=each.reason,
+        content_id=each.content_id, inline=each.inline) for each in saved])
+    created = plan.new_contacts
+    return Written(engagement_id, [b.address for b in created], [b.name for b in created if b.name],
                    c.thread_keys)
