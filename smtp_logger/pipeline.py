@@ -80,6 +80,15 @@ def _merged(changes: list[Unblocked]) -> list[Unblocked]:
     return list(by_account.values())
 
 
+def _account(session: Session, account_id: int) -> Account:
+    """The account row, loaded once per session: the identity map holds objects only weakly,
+    so without this every delivery of a batch would load it again."""
+    loaded = session.info.setdefault("accounts", {})
+    if account_id not in loaded:
+        loaded[account_id] = session.get(Account, account_id)
+    return loaded[account_id]
+
+
 def _safe_parse(path: Path, work_dir: Path, prefix: str) -> ParsedMessage | None:
     try:
         return parse_file(path, work_dir, prefix)
@@ -227,7 +236,7 @@ class Pipeline:
                       message_id=(parsed.message_id if parsed else message_id_of(raw)),
                       raw_sha256=delivery.sha, size=delivery.size,
                       subject=(parsed.subject if parsed else "")[:2000], received_at=delivery.received_at)
-        account = session.get(Account, address.account_id)
+        account = _account(session, address.account_id)
         outcome = self._decide(session, account, address.user_id, address.kind, parsed, raw,
                                delivery.received_at)
         received_id = lifecycle.receive(session, outcome.decision, **fields)
@@ -269,7 +278,7 @@ class Pipeline:
 
     def _decide_and_write(self, session: Session, message: ReceivedMessage, parsed, raw: Path) -> Unblocked | None:
         """Decide a message received before (held) again, and record the new decision."""
-        account = session.get(Account, message.account_id)
+        account = _account(session, message.account_id)
         outcome = self._decide(session, account, message.user_id, message.way, parsed, raw, message.received_at)
         engagement_id, change = self._write(session, account, message.user_id, outcome, message.id)
         lifecycle.record(session, message, outcome.decision, engagement_id)

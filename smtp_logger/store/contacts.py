@@ -6,7 +6,7 @@ database's job (a race between receivers ends in IntegrityError, retried by the 
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from ..addresses import domain_of
@@ -97,11 +97,18 @@ def merge(session: Session, account_id: int, keep_address: str, other_address: s
     return keep
 
 
+# Statements run for every message are built once; only their parameters change.
+_CONTACTS_FOR = select(ContactEmail.address, ContactEmail.contact_id).where(
+    ContactEmail.account_id == bindparam("account_id"),
+    ContactEmail.address.in_(bindparam("addresses", expanding=True)))
+_COMPANIES_OF = select(Contact.company_id).distinct().where(
+    Contact.id.in_(bindparam("contact_ids", expanding=True)), Contact.company_id.is_not(None))
+
+
 def contacts_for(session: Session, account_id: int, addresses: list[str]) -> dict[str, int]:
     if not addresses:
         return {}
-    rows = session.execute(select(ContactEmail.address, ContactEmail.contact_id).where(
-        ContactEmail.account_id == account_id, ContactEmail.address.in_(set(addresses))))
+    rows = session.execute(_CONTACTS_FOR, {"account_id": account_id, "addresses": sorted(set(addresses))})
     return {address: contact_id for address, contact_id in rows}
 
 
@@ -118,8 +125,7 @@ def link(session: Session, engagement_id: int, contact_ids: list[int]) -> None:
     contact_ids = list(dict.fromkeys(contact_ids))
     insert_all(session, EngagementContact, [dict(engagement_id=engagement_id, contact_id=contact_id)
                                             for contact_id in contact_ids])
-    company_ids = set(session.scalars(select(Contact.company_id).where(
-        Contact.id.in_(contact_ids), Contact.company_id.is_not(None))))
+    company_ids = set(session.scalars(_COMPANIES_OF, {"contact_ids": contact_ids}))
     insert_all(session, EngagementCompany, [dict(engagement_id=engagement_id, company_id=company_id)
                                             for company_id in sorted(company_ids)])
 

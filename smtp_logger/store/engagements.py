@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import exists, select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from ..models import Engagement, EngagementContact, Thread, ThreadMessageId
@@ -19,9 +19,13 @@ from .rows import insert_all, insert_id
 SUBJECT_THREAD_WINDOW = timedelta(days=30)
 
 
+# Statements run for every message are built once; only their parameters change.
+_IS_LOGGED = select(exists().where(Engagement.account_id == bindparam("account_id"),
+                                   Engagement.dedup_key == bindparam("dedup_key")))
+
+
 def is_logged(session: Session, account_id: int, dedup_key: str) -> bool:
-    return session.scalar(select(exists().where(
-        Engagement.account_id == account_id, Engagement.dedup_key == dedup_key))) or False
+    return bool(session.scalar(_IS_LOGGED, {"account_id": account_id, "dedup_key": dedup_key}))
 
 
 # A thread as the rules see it, with whether it holds any engagement yet, in one query.
@@ -33,14 +37,17 @@ def _facts(row) -> ThreadFacts | None:
     return ThreadFacts(row[0], row[1], row[2], bool(row[3]), bool(row[4])) if row else None
 
 
+_THREAD_BY_KEYS = (_THREAD_FACTS.join(ThreadMessageId, ThreadMessageId.thread_id == Thread.id)
+                   .where(ThreadMessageId.account_id == bindparam("account_id"),
+                          ThreadMessageId.message_id.in_(bindparam("keys", expanding=True)))
+                   .order_by(Thread.id).limit(1))
+
+
 def thread_by_keys(session: Session, account_id: int, keys: tuple[str, ...]) -> ThreadFacts | None:
     """The oldest thread that knows any of these Message-IDs."""
     if not keys:
         return None
-    return _facts(session.execute(
-        _THREAD_FACTS.join(ThreadMessageId, ThreadMessageId.thread_id == Thread.id)
-        .where(ThreadMessageId.account_id == account_id, ThreadMessageId.message_id.in_(keys))
-        .order_by(Thread.id).limit(1)).first())
+    return _facts(session.execute(_THREAD_BY_KEYS, {"account_id": account_id, "keys": list(keys)}).first())
 
 
 def thread_by_subject(session: Session, account_id: int, subject_key: str, contact_ids: list[int],
