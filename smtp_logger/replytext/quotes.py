@@ -93,14 +93,30 @@ def attribution_end(lines: list[str], start: int) -> int | None:
         joined = f"{joined} {part}".strip() if joined else part
         if len(joined) > MAX_HEADER_CHARS:
             return None
-        if _is_attribution(joined):
+        if _may_end_attribution(part) and _is_attribution(joined):
             return end + 1
     return None
 
 
+# The last letter of every quote verb: a line ending in anything else cannot end an attribution
+# with a verb (no verb ends in a sigma, whose lower case depends on the letters around it).
+_VERB_LAST_CHARS = frozenset(verb[-1] for verb in p.VERB_ENDINGS)
+assert not _VERB_LAST_CHARS & {"σ", "ς"}
+
+
+def _may_end_attribution(part: str) -> bool:
+    """Cheap and exact necessary test for `_is_attribution(joined)` where the joined text ends
+    with this stripped line: it ends with a colon, or in the last letter of some verb once
+    `_is_attribution` has stripped it (an emptied line leaves the decision to the full test)."""
+    if part.endswith(":"):
+        return True
+    ending = part.rstrip(" \t-").rstrip(":").rstrip()
+    return not ending or ending[-1].lower() in _VERB_LAST_CHARS
+
+
 def _is_attribution(text: str) -> bool:
     """`text` starts with an opener (checked by the caller); does it end like an attribution?"""
-    if not any(ch.isdigit() for ch in text):
+    if not any(map(str.isdigit, text)):
         return False
     ending = text[-240:].rstrip(" \t-").rstrip(":").rstrip().lower()
     if _ends_with_verb(ending):
@@ -113,7 +129,7 @@ def _is_loose_attribution(line: str) -> bool:
     line = line.strip()
     if len(line) > MAX_HEADER_CHARS or not line.endswith((":", "：")) or "@" not in line:
         return False
-    return any(ch.isdigit() for ch in line) and p.VERB_ANYWHERE.search(line) is not None
+    return any(map(str.isdigit, line)) and p.VERB_ANYWHERE.search(line) is not None
 
 
 def _ends_with_verb(text: str) -> bool:
