@@ -119,6 +119,7 @@ class Pipeline:
         that failed even alone (they stay in the spool)."""
         if len(entries) == 1:
             return self._process_each(entries)
+        self.spool.keep_raw(entries)
         prepared = [self._prepare(entry) for entry in entries]
         unblocked: list[Unblocked] = []
         held: list[int] = []
@@ -150,6 +151,7 @@ class Pipeline:
     def process(self, entry: SpoolEntry) -> None:
         """Process one spooled delivery completely (a transaction per logging address, retried
         on conflicts), then remove it from the spool."""
+        self.spool.keep_raw([entry])
         delivery = self._prepare(entry)
         unblocked: list[Unblocked] = []
         held: list[int] = []
@@ -166,9 +168,9 @@ class Pipeline:
         self._finish([delivery], unblocked, held)
 
     def _prepare(self, entry: SpoolEntry) -> "_Delivery":
-        sha, size = self.spool.keep_raw(entry)
-        raw = self.spool.raw_path(sha)
-        return _Delivery(entry, raw, sha, size, _safe_parse(raw, self.spool.work, entry.spool_id),
+        """A delivery already kept raw, parsed."""
+        raw = self.spool.raw_path(entry.sha256)
+        return _Delivery(entry, raw, entry.sha256, entry.size, _safe_parse(raw, self.spool.work, entry.spool_id),
                          datetime.fromtimestamp(entry.received_at, timezone.utc),
                          list(dict.fromkeys(a.lower() for a in entry.rcpt_tos)))
 

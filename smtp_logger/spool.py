@@ -23,6 +23,7 @@ import json
 import os
 import secrets
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -96,6 +97,7 @@ class Spool:
         for folder in (self.tmp, self.new, self.raw, self.work):
             folder.mkdir(parents=True, exist_ok=True)
         self._raw_folders: set[str] = set()
+        self._fsyncers: ThreadPoolExecutor | None = None
 
     def open_writer(self, mail_from: str, rcpt_tos: list[str], peer: str) -> "SpoolWriter":
         return SpoolWriter(self, new_spool_id(), mail_from, rcpt_tos, peer)
@@ -179,10 +181,15 @@ class Spool:
         """Forget a processed delivery (its raw copy lives on in raw/)."""
         entry.path.unlink(missing_ok=True)
 
-    def keep_raw(self, entry: SpoolEntry) -> tuple[str, int]:
-        """Keep the message in the content-addressed raw store; returns (sha256, size)."""
-        final = self.raw_path(entry.sha256)
-        if not final.exists():
+    def keep_raw(self, entries: list[SpoolEntry]) -> None:
+        """Keep these messages in the content-addressed raw store, durably: each is linked
+        there, then the folders that changed are fsynced side by side (the file system commits
+        them together instead of one after the other)."""
+        changed = set()
+        for entry in entries:
+            final = self.raw_path(entry.sha256)
+            if final.exists():
+                continue
             if final.parent.name not in self._raw_folders:  # 256 of them: made once each
                 final.parent.mkdir(parents=True, exist_ok=True)
                 self._raw_folders.add(final.parent.name)
@@ -190,8 +197,13 @@ class Spool:
                 os.link(entry.path, final)
             except FileExistsError:
                 pass
-            _fsync_dir(final.parent)
-        return entry.sha256, entry.size
+            changed.add(final.parent)
+        if len(changed) > 1:
+            if self._fsyncers is None:  # made on first use, in the process that uses it
+                self._fsyncers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="raw-fsync")
+            list(self._fsyncers.map(_fsync_dir, changed))
+        elif changed:
+            _fsync_dir(changed.pop())
 
     def raw_path(self, sha: str) -> Path:
         return self.raw / sha[:2] / sha
