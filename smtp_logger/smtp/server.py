@@ -157,10 +157,12 @@ class _SpoolSink:
         self.chunks.append(data)
         self.pending += len(data)
 
-    def _drain_into_writer(self) -> None:
+    def _drain_into_writer(self, start_writeback: bool = False) -> None:
         for chunk in self.chunks:
             self.writer.write(chunk)
         self.chunks, self.pending = [], 0
+        if start_writeback:
+            self.writer.start_writeback()
 
     async def spill(self) -> None:
         """Each megabyte of a large message is written and hashed in a thread (both release
@@ -169,7 +171,7 @@ class _SpoolSink:
             return
         if self.writer is None:
             self.writer = await asyncio.to_thread(self.spool.open_writer, self.mail_from, self.rcpt_tos, self.peer)
-        await asyncio.to_thread(self._drain_into_writer)
+        await asyncio.to_thread(self._drain_into_writer, True)
 
     # The group committer's side (its thread): see smtp/committer.py.
     def prepare(self) -> None:
