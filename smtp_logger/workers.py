@@ -12,6 +12,7 @@ process whose server died, even by SIGKILL, exits: the restarted server redoes i
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import signal
@@ -159,6 +160,8 @@ def _process_main(name: str, settings, server_pid: int, stop, counts: "WorkerCou
     configure(settings.log_format, settings.log_level)
     spool = Spool(settings.data_path)
     pipeline = Pipeline(settings, session_factory(settings.db_url), spool)
+    gc.collect()
+    gc.freeze()  # start-up objects are never garbage: full collections need not walk them
     SpoolWorker(name, pipeline, spool, stop, counts).run()
 
 
