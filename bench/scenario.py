@@ -64,9 +64,16 @@ async def _small(t: Target, tag: str, count: int, conc: int, stop=None) -> dict:
     return out
 
 
-async def _big(t: Target, path: Path, payload: bytes, tag: str) -> dict:
-    """Send the big message with smtp-source -F; time to 250 and (ours) to its decision."""
+async def _write_big(path: Path, payload: bytes, tag: str) -> tuple[Path, str, int]:
+    """The big message's file, written before any load it is measured against starts (the
+    writing is CPU work in this process, where our client measures latencies)."""
     mid, wire = await asyncio.to_thread(loads.big_message_file, str(path), tag, payload)
+    return path, mid, wire
+
+
+async def _big(t: Target, written: tuple[Path, str, int]) -> dict:
+    """Send the big message with smtp-source -F; time to 250 and (ours) to its decision."""
+    path, mid, wire = written
     t0 = time.monotonic()
     src = await loads.smtp_source(t.port, t.rcpt, ["-s", "1", "-m", "1", "-F", str(path)], 600)
     out = {"wire_bytes": wire, "smtp": src, "to_250_s": round(time.monotonic() - t0, 3)}
@@ -110,9 +117,10 @@ async def _phases(t: Target, cfg: dict, payload: bytes, work: Path, r: dict) -> 
     await _small(t, f"warm{run_id}", 20, 5)
     _check(t, r, "warm-up")
     await asyncio.sleep(1.0)
+    big_file = await _write_big(work / f"big-{t.name}.eml", payload, f"bigB{run_id}")
     base = tree_rss(t.pid)
     with PeakSampler(t.pid) as sampler:
-        big = await _big(t, work / f"big-{t.name}.eml", payload, f"bigB{run_id}")
+        big = await _big(t, big_file)
     hwm = tree_hwm(t.pid)
     big.update(idle_rss_mb=round(base / MiB, 1), peak_rss_mb=round(sampler.peak / MiB, 1),
                rss_growth_mb=round((sampler.peak - base) / MiB, 1),
@@ -140,12 +148,13 @@ async def _phases(t: Target, cfg: dict, payload: bytes, work: Path, r: dict) -> 
     r["client"] = await _small(t, f"a{run_id}", n, 20)
     _check(t, r, "a client")
 
+    big_file = await _write_big(work / f"big2-{t.name}.eml", payload, f"bigC{run_id}")
     r["c_alone"] = await _small(t, f"c0{run_id}", cfg["c_count"], 5)
     _check(t, r, "c alone")
     stop = asyncio.Event()
     small = asyncio.create_task(_small(t, f"c1{run_id}", cfg["c_cap"], 5, stop))
     await asyncio.sleep(0.2)  # small load running before the big one starts
-    big2 = await _big(t, work / f"big2-{t.name}.eml", payload, f"bigC{run_id}")
+    big2 = await _big(t, big_file)
     stop.set()
     r["c_during"] = await small
     r["c_big"] = big2
