@@ -262,9 +262,20 @@ class Skeletonizer:
         self.out.extend(kept + [f"{BLOB_HEADER}: {value}\r\n".encode(), blank])
 
 
+def _surely_within_caps(message: bytes) -> bool:
+    """Every entity after the first starts at a boundary line ("--...") or is the message of a
+    message/* part, so fewer of those than MAX_DEPTH (< MAX_ENTITIES) means neither cap applies."""
+    return message.count(b"\n--") + message.lower().count(b"message/") < MAX_DEPTH
+
+
 def skeletonize(path: Path, work_dir: Path, prefix: str, threshold: int = THRESHOLD) -> tuple[bytes, list[Blob]]:
     """The message at `path` with large leaf parts moved out into work files."""
     with open_message(path) as f:
+        start = f.tell()
+        small = f.read(threshold)
+        if len(small) < threshold and _surely_within_caps(small):
+            return small, []  # no part to move out, no tree to cap: the skeleton is the message
+        f.seek(start)
         shrinker = Skeletonizer(f, work_dir, prefix, threshold)
         shrinker.entity([])
         while (rest := shrinker._next()) is not None:  # trailing garbage after the top entity
