@@ -43,6 +43,18 @@ class _Delivery:
     parsed: ParsedMessage | None
     received_at: datetime
     recipients: list[str]
+    built: dict[str, "_Built"] = field(default_factory=dict)  # by logging address
+
+
+@dataclass
+class _Built:
+    """A candidate and its content, built outside the write transaction (CPU work: reply text,
+    classification, the sender check), with the directory version it was built against."""
+
+    directory_version: int
+    candidate: Candidate
+    content: candidates.Content
+    authenticated: bool | None
 
 
 @dataclass
@@ -121,6 +133,7 @@ class Pipeline:
             return self._process_each(entries)
         self.spool.keep_raw(entries)
         prepared = [self._prepare(entry) for entry in entries]
+        self._build_candidates(prepared)
         unblocked: list[Unblocked] = []
         held: list[int] = []
         try:
@@ -138,6 +151,18 @@ class Pipeline:
             return self._process_each(entries)
         self._finish(prepared, unblocked, held)
         return []
+
+    def _build_candidates(self, deliveries: list["_Delivery"]) -> None:
+        """Build every candidate of a batch before its write transaction: on SQLite that
+        transaction holds the database's only write lock, which the other workers wait for."""
+        with self.sessions() as session:
+            for delivery in deliveries:
+                for rcpt in delivery.recipients if delivery.parsed is not None else ():
+                    address = self._logging_address(session, rcpt)
+                    if address is not None:
+                        delivery.built[rcpt] = self._build(
+                            session, _account(session, address.account_id), address.user_id,
+                            address.kind, delivery.parsed, delivery.raw, delivery.received_at)
 
     def _process_each(self, entries: list[SpoolEntry]) -> list[tuple[SpoolEntry, Exception]]:
         failed = []
@@ -240,7 +265,7 @@ class Pipeline:
                       subject=(parsed.subject if parsed else "")[:2000], received_at=delivery.received_at)
         account = _account(session, address.account_id)
         outcome = self._decide(session, account, address.user_id, address.kind, parsed, raw,
-                               delivery.received_at)
+                               delivery.received_at, delivery.built.get(rcpt))
         received_id = lifecycle.receive(session, outcome.decision, **fields)
         engagement_id, change = self._write(session, account, address.user_id, outcome, received_id)
         lifecycle.decided(session, account.id, received_id, fields["message_id"], rcpt,
@@ -250,17 +275,26 @@ class Pipeline:
             held.append(received_id)
         return change
 
-    def _decide(self, session: Session, account: Account, user_id: int, way: str,
-                parsed: ParsedMessage | None, raw: Path, received_at: datetime) -> "_Outcome":
-        """The rules' decision on a parsed message, with what it needs written (pure but for
-        reading what the CRM knows)."""
-        if parsed is None:
-            return _Outcome(Decision("UNPARSEABLE", "the parser failed"), way)
+    def _build(self, session: Session, account: Account, user_id: int, way: str,
+               parsed: ParsedMessage, raw: Path, received_at: datetime) -> _Built:
         user_addresses = directory.get(session, account).addresses_of(user_id)
         candidate, content = candidates.build(way, parsed, user_addresses, received_at)
         authenticated = check_sender(self.settings, parsed, raw) if candidate.way != "auto_copy" else None
-        crm = facts.load(session, account, user_id, candidate, self.settings, authenticated)
-        return _Outcome(decide(candidate, crm), candidate.way, candidate, content, crm.thread is None)
+        return _Built(account.directory_version, candidate, content, authenticated)
+
+    def _decide(self, session: Session, account: Account, user_id: int, way: str,
+                parsed: ParsedMessage | None, raw: Path, received_at: datetime,
+                built: _Built | None = None) -> "_Outcome":
+        """The rules' decision on a parsed message, with what it needs written (pure but for
+        reading what the CRM knows). A candidate built earlier is used while the account's
+        directory is still the one it was built against."""
+        if parsed is None:
+            return _Outcome(Decision("UNPARSEABLE", "the parser failed"), way)
+        if built is None or built.directory_version != account.directory_version:
+            built = self._build(session, account, user_id, way, parsed, raw, received_at)
+        candidate = built.candidate
+        crm = facts.load(session, account, user_id, candidate, self.settings, built.authenticated)
+        return _Outcome(decide(candidate, crm), candidate.way, candidate, built.content, crm.thread is None)
 
     def _write(self, session: Session, account: Account, user_id: int, outcome: "_Outcome",
                received_id: int) -> tuple[int | None, Unblocked | None]:

@@ -12,6 +12,7 @@ from smtp_logger.pipeline import Pipeline
 from smtp_logger.spool import Spool
 
 from .mailers import message, msgid
+from .test_forward_e2e import SHAPES, forward_message
 
 ALICE = "alice@ours.example"
 
@@ -63,3 +64,27 @@ def test_a_batch_logs_every_delivery_and_empties_the_spool(cli):
     assert len(cli.json("timeline", "bob@acme.example")) == 1
     assert len(cli.json("timeline", "carol@acme.example")) == 1
     assert spool.backlog() == 0
+
+
+def test_a_candidate_built_before_a_directory_change_is_built_again(cli):
+    """Workers build a batch's candidates before taking the write lock; if the account's
+    directory changes in between (here: the forwarder's address becomes Alice's alias, so her
+    forward is a manual forward of the customer's email, not an automatic copy of hers), the
+    decision uses the directory as it is when the batch is written."""
+    settings = load_settings(environ=cli.env)
+    forward_address = cli.json("users", "add", ALICE)["forward_address"]
+    spool = Spool(settings.data_path)
+    pipeline = Pipeline(settings, session_factory(settings.db_url), spool)
+    forward = forward_message(*SHAPES[0][1:3], False)
+    forward.replace_header("From", "Alice Private <alice.private@partner.example>")
+    _spool(spool, forward_address, forward)
+    [entry] = spool.claim("w0", 10)
+    spool.keep_raw([entry])
+    delivery = pipeline._prepare(entry)
+    pipeline._build_candidates([delivery])
+    cli("users", "add-alias", ALICE, "alice.private@partner.example")
+    with pipeline.sessions() as session:
+        pipeline._deliver(session, True, delivery, forward_address, [])
+        session.commit()
+    [logged] = cli.json("timeline", "anna@customer.example")
+    assert logged["from"] == "anna@customer.example" and logged["direction"] == "incoming"
