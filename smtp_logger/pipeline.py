@@ -133,10 +133,10 @@ class Pipeline:
             return self._process_each(entries)
         self.spool.keep_raw(entries)
         prepared = [self._prepare(entry) for entry in entries]
-        self._build_candidates(prepared)
         unblocked: list[Unblocked] = []
         held: list[int] = []
         try:
+            self._build_candidates(prepared)
             with self.sessions() as session:
                 for delivery in prepared:
                     for rcpt in delivery.recipients:
