@@ -6,7 +6,7 @@ database's job (a race between receivers ends in IntegrityError, retried by the 
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import Integer, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ..addresses import domain_of
@@ -101,8 +101,11 @@ def merge(session: Session, account_id: int, keep_address: str, other_address: s
 _CONTACTS_FOR = select(ContactEmail.address, ContactEmail.contact_id).where(
     ContactEmail.account_id == bindparam("account_id"),
     ContactEmail.address.in_(bindparam("addresses", expanding=True)))
-_COMPANIES_OF = select(Contact.company_id).distinct().where(
-    Contact.id.in_(bindparam("contact_ids", expanding=True)), Contact.company_id.is_not(None))
+# An engagement's companies are its contacts' companies: copied in the database, one statement.
+_LINK_COMPANIES = insert(EngagementCompany.__table__).from_select(
+    ["engagement_id", "company_id"],
+    select(bindparam("engagement_id", type_=Integer), Contact.company_id).distinct().where(
+        Contact.id.in_(bindparam("contact_ids", expanding=True)), Contact.company_id.is_not(None)))
 
 
 def contacts_for(session: Session, account_id: int, addresses: list[str]) -> dict[str, int]:
@@ -125,9 +128,8 @@ def link(session: Session, engagement_id: int, contact_ids: list[int]) -> None:
     contact_ids = list(dict.fromkeys(contact_ids))
     insert_all(session, EngagementContact, [dict(engagement_id=engagement_id, contact_id=contact_id)
                                             for contact_id in contact_ids])
-    company_ids = set(session.scalars(_COMPANIES_OF, {"contact_ids": contact_ids}))
-    insert_all(session, EngagementCompany, [dict(engagement_id=engagement_id, company_id=company_id)
-                                            for company_id in sorted(company_ids)])
+    if contact_ids:
+        session.execute(_LINK_COMPANIES, {"engagement_id": engagement_id, "contact_ids": contact_ids})
 
 
 def add_never_log(session: Session, account_id: int, value: str, user_id: int | None) -> NeverLog:
