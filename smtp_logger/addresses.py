@@ -74,15 +74,27 @@ def _fallback(text: str) -> list[Mailbox]:
 
 
 # Parsing is pure and flanker's parser costs ~0.2 ms a line, while the same From and To lines
-# come back message after message (a salesperson, their customers): results are remembered.
+# come back message after message (a salesperson, their customers): results are remembered,
+# for lines up to CACHED_LINE_CHARS (so hostile mail cannot fill memory with huge ones).
 CACHED_LINES = 4096
+CACHED_LINE_CHARS = 2000
 
 
-@lru_cache(maxsize=CACHED_LINES)
 def parse_mailbox(text: str | None) -> Mailbox | None:
     """One address with optional display name, or None."""
     if not text or not text.strip():
         return None
+    return _cached_mailbox(text) if len(text) <= CACHED_LINE_CHARS else _mailbox(text)
+
+
+def parse_mailbox_list(text: str | None) -> list[Mailbox]:
+    """Every parseable mailbox in a To/Cc-like line, in order; unparseable items are skipped."""
+    if not text or not text.strip():
+        return []
+    return list(_cached_mailboxes(text) if len(text) <= CACHED_LINE_CHARS else _mailboxes(text))
+
+
+def _mailbox(text: str) -> Mailbox | None:
     try:
         parsed = _flanker.parse(text.strip())
     except Exception:  # flanker may raise on pathological input
@@ -93,15 +105,7 @@ def parse_mailbox(text: str | None) -> Mailbox | None:
     return fallback[0] if fallback else None
 
 
-def parse_mailbox_list(text: str | None) -> list[Mailbox]:
-    """Every parseable mailbox in a To/Cc-like line, in order; unparseable items are skipped."""
-    return list(_mailbox_tuple(text))
-
-
-@lru_cache(maxsize=CACHED_LINES)
-def _mailbox_tuple(text: str | None) -> tuple[Mailbox, ...]:
-    if not text or not text.strip():
-        return ()
+def _mailboxes(text: str) -> tuple[Mailbox, ...]:
     try:
         parsed, unparsed = _flanker.parse_list(text, as_tuple=True)
     except Exception:
@@ -115,3 +119,7 @@ def _mailbox_tuple(text: str | None) -> tuple[Mailbox, ...]:
         if box is not None:
             boxes.append(box)
     return tuple(boxes)
+
+
+_cached_mailbox = lru_cache(maxsize=CACHED_LINES)(_mailbox)
+_cached_mailboxes = lru_cache(maxsize=CACHED_LINES)(_mailboxes)

@@ -60,3 +60,17 @@ def test_junk_and_headerless_input_get_a_decision(receiver, alice):
     assert len(reasons) == 2 and undecided == 0
     assert set(reasons) <= {"SENDER_NOT_ALLOWED", "UNPARSEABLE"}
     assert not list(receiver.app.spool.new.iterdir())
+
+
+def test_huge_address_lines_are_parsed_but_not_remembered():
+    """Parsed From/To/Cc lines are remembered (the same ones recur), but only short ones: a
+    stream of messages with huge, all-different To lines cannot fill the workers' memory."""
+    from smtp_logger import addresses
+
+    before = addresses._cached_mailboxes.cache_info().currsize
+    huge = ", ".join(f"buyer{i}@acme.example" for i in range(300))
+    assert len(addresses.parse_mailbox_list(huge)) == 300
+    assert addresses._cached_mailboxes.cache_info().currsize == before
+    unique = f"Bob {os.urandom(6).hex()} <bob@acme.example>"  # never seen before in this process
+    assert addresses.parse_mailbox_list(unique)[0].address == "bob@acme.example"
+    assert addresses._cached_mailboxes.cache_info().currsize == before + 1
