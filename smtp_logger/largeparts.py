@@ -17,6 +17,8 @@ from email.policy import compat32
 from pathlib import Path
 from typing import BinaryIO
 
+import pybase64
+
 from .spool import open_message
 
 BLOB_HEADER = "X-Smtp-Logger-Blob"
@@ -43,6 +45,17 @@ def parse_blob_header(value: str, work_dir: Path) -> Blob | None:
     if not match:
         return None
     return Blob(work_dir / match["name"], int(match["size"]), match["sha"], match["damage"] or None)
+
+
+def _decode_base64(clean: bytes) -> bytes:
+    """Decode base64 already stripped of everything outside its alphabet. pybase64's SIMD
+    decoder takes ~0.9 ms a MiB where binascii takes 4-8; it is used when the data is strictly
+    valid (where both agree), and anything else (padding in the middle) gets binascii's
+    lenient reading as before."""
+    try:
+        return pybase64.b64decode(clean, validate=True)
+    except (binascii.Error, ValueError):
+        return binascii.a2b_base64(clean)
 
 
 class _Decoder:
@@ -74,7 +87,7 @@ class _Decoder:
                 self.damage = "truncated base64"
                 chunk += b"=" * (-len(chunk) % 4)
             try:
-                self._out(binascii.a2b_base64(chunk))
+                self._out(_decode_base64(chunk))
             except binascii.Error:
                 self.damage = "invalid base64"
         elif self.encoding == "quoted-printable":

@@ -88,3 +88,16 @@ def test_a_large_part_cut_off_by_the_end_of_the_message_keeps_what_arrived(tmp_p
     [attachment] = parsed.attachments
     data = _decoded(attachment)
     assert len(data) > 2 * BLOCK and payload.startswith(data[:2 * BLOCK])
+
+
+def test_two_glued_base64_encodings_keep_the_first_file_whole(tmp_path):
+    """Padding in the middle of a large part (a client glued two encodings together) is not
+    strict base64: that block is read leniently, and the first file arrives whole."""
+    first, second = os.urandom(2 * BLOCK + 2), os.urandom(1000)  # its encoding ends in "="
+    alone, glued = base64.b64encode(first), base64.b64encode(first) + base64.b64encode(second)
+    as_lines = lambda encoded: b"\r\n".join(encoded[i:i + 76] for i in range(0, len(encoded), 76))  # noqa: E731
+    raw = _message(first, b"\r\n", 76).replace(as_lines(alone), as_lines(glued))
+    parsed = _parse(tmp_path, raw)
+    [attachment] = parsed.attachments
+    assert _decoded(attachment).startswith(first)
+    assert "After the drawing." in parsed.body_text
