@@ -57,9 +57,10 @@ def receive(session: Session, decision: Decision, **fields) -> int:
 def decided(session: Session, account_id: int, received_id: int, message_id: str | None,
             logging_address: str, decision: Decision, engagement_id: int | None = None) -> None:
     """Append the decision row, and what the message waits for if it is held."""
-    insert_id(session, DecisionRow, account_id=account_id, received_message_id=received_id,
-              message_id=message_id, logging_address=logging_address, reason=decision.reason,
-              detail=decision.detail, engagement_id=engagement_id)
+    insert_all(session, DecisionRow, [dict(
+        account_id=account_id, received_message_id=received_id, message_id=message_id,
+        logging_address=logging_address, reason=decision.reason, detail=decision.detail,
+        engagement_id=engagement_id)])  # its id is never needed: no RETURNING
     if status_for(decision) == "held":
         insert_all(session, HeldWait, [dict(account_id=account_id, received_message_id=received_id,
                                             kind=kind, value=value[:998])

@@ -38,8 +38,6 @@ class _Delivery:
 
     entry: SpoolEntry
     raw: Path
-    sha: str
-    size: int
     parsed: ParsedMessage | None
     received_at: datetime
     recipients: list[str]
@@ -195,7 +193,7 @@ class Pipeline:
     def _prepare(self, entry: SpoolEntry) -> "_Delivery":
         """A delivery already kept raw, parsed."""
         raw = self.spool.raw_path(entry.sha256)
-        return _Delivery(entry, raw, entry.sha256, entry.size, _safe_parse(raw, self.spool.work, entry.spool_id),
+        return _Delivery(entry, raw, _safe_parse(raw, self.spool.work, entry.spool_id),
                          datetime.fromtimestamp(entry.received_at, timezone.utc),
                          list(dict.fromkeys(a.lower() for a in entry.rcpt_tos)))
 
@@ -261,7 +259,7 @@ class Pipeline:
         fields = dict(account_id=address.account_id, user_id=address.user_id, spool_id=entry.spool_id,
                       logging_address=rcpt, way=address.kind, mail_from=entry.mail_from[:998],
                       message_id=(parsed.message_id if parsed else message_id_of(raw)),
-                      raw_sha256=delivery.sha, size=delivery.size,
+                      raw_sha256=entry.sha256, size=entry.size,
                       subject=(parsed.subject if parsed else "")[:2000], received_at=delivery.received_at)
         account = _account(session, address.account_id)
         outcome = self._decide(session, account, address.user_id, address.kind, parsed, raw,
