@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import structlog
 from prometheus_client import REGISTRY, Counter, Gauge, start_http_server
 
-from .db import get_engine, session_factory, upgrade
+from .db import lookup_engine, session_factory, upgrade
 from .pipeline import Pipeline
 from .smtp.committer import GroupCommitter
 from .smtp.server import protocol_factory
@@ -46,7 +46,7 @@ class App:
     def __init__(self, settings):
         self.settings = settings
         self.sessions = session_factory(settings.db_url)
-        self.engine = get_engine(settings.db_url)
+        self.engine = lookup_engine(settings.db_url)
         self.spool = Spool(settings.data_path)
         self.pipeline = Pipeline(settings, self.sessions, self.spool)
         self.workers = Workers(settings, self.pipeline, self.spool)
