@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from .models import Decision as DecisionRow, HeldWait, ReceivedMessage
 from .reasons import HELD_EXPIRED
 from .rules import Decision
-from .store.rows import insert_all, insert_id
+from .store.rows import defer_rows, insert_id
 
 ALLOWED = {
     "received": {"logged", "held", "not_logged"},
@@ -56,13 +56,15 @@ def receive(session: Session, decision: Decision, **fields) -> int:
 
 def decided(session: Session, account_id: int, received_id: int, message_id: str | None,
             logging_address: str, decision: Decision, engagement_id: int | None = None) -> None:
-    """Append the decision row, and what the message waits for if it is held."""
-    insert_all(session, DecisionRow, [dict(
+    """Append the decision row, and what the message waits for if it is held. Both are written
+    at commit with the batch's others: nothing reads them before (held messages are looked for
+    after the commit)."""
+    defer_rows(session, DecisionRow, [dict(
         account_id=account_id, received_message_id=received_id, message_id=message_id,
         logging_address=logging_address, reason=decision.reason, detail=decision.detail,
-        engagement_id=engagement_id)])  # its id is never needed: no RETURNING
+        engagement_id=engagement_id)])
     if status_for(decision) == "held":
-        insert_all(session, HeldWait, [dict(account_id=account_id, received_message_id=received_id,
+        defer_rows(session, HeldWait, [dict(account_id=account_id, received_message_id=received_id,
                                             kind=kind, value=value[:998])
                                        for kind, value in dict.fromkeys(decision.waits) if value])
 

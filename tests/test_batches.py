@@ -56,13 +56,18 @@ def test_a_batch_logs_every_delivery_and_empties_the_spool(cli):
     pipeline = Pipeline(settings, session_factory(settings.db_url), spool)
     offer = message(ALICE, ["bob@acme.example"], subject="Offer")
     # the same message BCC'd twice in one batch (a client retry): one engagement, one DUPLICATE
-    sent = [offer, offer, message(ALICE, ["carol@acme.example"], subject="Other offer")]
+    sent = [offer, offer, message(ALICE, ["carol@acme.example", "dan@globex.example"], subject="Other offer")]
     for m in sent:
         _spool(spool, bcc, m)
     assert pipeline.process_batch(spool.claim("w0", 10)) == []
     assert sorted(d["reason"] for d in cli.json("why", msgid(offer))) == ["DUPLICATE", "LOGGED"]
-    assert len(cli.json("timeline", "bob@acme.example")) == 1
-    assert len(cli.json("timeline", "carol@acme.example")) == 1
+    [to_bob] = cli.json("timeline", "bob@acme.example")
+    [to_carol] = cli.json("timeline", "carol@acme.example")
+    # contacts and companies of every engagement in the batch, written together at its commit
+    assert to_bob["contacts"] == ["bob@acme.example"]
+    assert sorted(to_carol["contacts"]) == ["carol@acme.example", "dan@globex.example"]
+    assert [c["domain"] for c in to_bob["companies"]] == ["acme.example"]
+    assert [c["domain"] for c in to_carol["companies"]] == ["acme.example", "globex.example"]
     assert spool.backlog() == 0
 
 
@@ -88,3 +93,26 @@ def test_a_candidate_built_before_a_directory_change_is_built_again(cli):
         session.commit()
     [logged] = cli.json("timeline", "anna@customer.example")
     assert logged["from"] == "anna@customer.example" and logged["direction"] == "incoming"
+
+
+def test_forwards_of_one_conversation_in_one_batch_share_a_thread(cli):
+    """An engagement's contacts are written at the end of its batch's transaction; a later
+    forward without thread headers in the same batch still finds the conversation through
+    them (same subject, same contact) instead of starting a second thread."""
+    settings = load_settings(environ=cli.env)
+    forward_address = cli.json("users", "add", ALICE)["forward_address"]
+    spool = Spool(settings.data_path)
+    pipeline = Pipeline(settings, session_factory(settings.db_url), spool)
+    block = SHAPES[0][2]
+    reply_block = block.replace("Mon, Nov 23, 2026 at 10:15 AM", "Mon, Nov 23, 2026 at 11:40 AM") \
+        .replace("Subject: Quote for 2027", "Subject: Re: Quote for 2027")
+    for outer, each in (("Fwd: Quote for 2027", block), ("Fwd: Re: Quote for 2027", reply_block)):
+        _spool(spool, forward_address, forward_message(outer, each, False))
+
+    batch = spool.claim("w0", 10)
+    assert len(batch) == 2
+    assert pipeline.process_batch(batch) == []
+
+    timeline = cli.json("timeline", "anna@customer.example")
+    assert sorted(e["subject"] for e in timeline) == ["Quote for 2027", "Re: Quote for 2027"]
+    assert len({e["thread_id"] for e in timeline}) == 1

@@ -6,7 +6,7 @@ database's job (a race between receivers ends in IntegrityError, retried by the 
 
 from __future__ import annotations
 
-from sqlalchemy import Integer, bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ..addresses import domain_of
@@ -21,7 +21,7 @@ from ..models import (
 )
 from .accounts import Conflict, NotFound
 from .directory import bump
-from .rows import insert_all, insert_id
+from .rows import defer, insert_all, insert_id
 
 
 def contact_by_email(session: Session, account_id: int, address: str) -> Contact:
@@ -101,11 +101,14 @@ def merge(session: Session, account_id: int, keep_address: str, other_address: s
 _CONTACTS_FOR = select(ContactEmail.address, ContactEmail.contact_id).where(
     ContactEmail.account_id == bindparam("account_id"),
     ContactEmail.address.in_(bindparam("addresses", expanding=True)))
-# An engagement's companies are its contacts' companies: copied in the database, one statement.
+# An engagement's companies are its contacts' companies: copied in the database, one statement
+# for all the engagements of a batch.
 _LINK_COMPANIES = insert(EngagementCompany.__table__).from_select(
     ["engagement_id", "company_id"],
-    select(bindparam("engagement_id", type_=Integer), Contact.company_id).distinct().where(
-        Contact.id.in_(bindparam("contact_ids", expanding=True)), Contact.company_id.is_not(None)))
+    select(EngagementContact.engagement_id, Contact.company_id).distinct()
+    .join(Contact, Contact.id == EngagementContact.contact_id).where(
+        EngagementContact.engagement_id.in_(bindparam("engagement_ids", expanding=True)),
+        Contact.company_id.is_not(None)))
 
 
 def contacts_for(session: Session, account_id: int, addresses: list[str]) -> dict[str, int]:
@@ -124,12 +127,18 @@ def contacts_named(session: Session, account_id: int, name: str) -> tuple[dict[s
 
 
 def link(session: Session, engagement_id: int, contact_ids: list[int]) -> None:
-    """An engagement's contacts, and the companies they belong to."""
-    contact_ids = list(dict.fromkeys(contact_ids))
+    """An engagement's contacts, and the companies they belong to: written at commit (or before
+    a query that reads them), with the rest of the batch's."""
+    defer(session, _write_links, (engagement_id, list(dict.fromkeys(contact_ids))))
+
+
+def _write_links(session: Session, links: list[tuple[int, list[int]]]) -> None:
     insert_all(session, EngagementContact, [dict(engagement_id=engagement_id, contact_id=contact_id)
+                                            for engagement_id, contact_ids in links
                                             for contact_id in contact_ids])
-    if contact_ids:
-        session.execute(_LINK_COMPANIES, {"engagement_id": engagement_id, "contact_ids": contact_ids})
+    linked = [engagement_id for engagement_id, contact_ids in links if contact_ids]
+    if linked:
+        session.execute(_LINK_COMPANIES, {"engagement_ids": linked})
 
 
 def add_never_log(session: Session, account_id: int, value: str, user_id: int | None) -> NeverLog:

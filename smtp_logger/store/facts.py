@@ -14,7 +14,7 @@ from ..candidate import Content, mailboxes
 from ..models import Account, Attachment, Engagement
 from ..rules import Candidate, CrmFacts, LogPlan, UserFacts
 from . import contacts, directory, engagements
-from .rows import insert_all, insert_id
+from .rows import insert_all, insert_id, write_deferred
 
 
 def load(session: Session, account: Account, user_id: int, c: Candidate, settings,
@@ -29,6 +29,7 @@ def load(session: Session, account: Account, user_id: int, c: Candidate, setting
             known.setdefault(address, cid)
     thread = engagements.thread_by_keys(session, account.id, c.thread_keys)
     if thread is None and c.way == "manual_forward" and len(c.thread_keys) <= 1:
+        write_deferred(session)  # the batch's engagement contacts, which this looks through
         thread = engagements.thread_by_subject(session, account.id, c.subject_key,
                                                list(known.values()), c.sent_at)
     teams = known_directory.teams_of(user_id)
