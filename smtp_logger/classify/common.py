@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Iterator
 from email.message import Message
 from email.utils import getaddresses
+from weakref import WeakKeyDictionary
 
 Check = Callable[[Message], "str | None"]
 
@@ -25,14 +26,34 @@ def _headers(msg: Message, name: str) -> list[str]:
 
     policy.default parses headers lazily and raises on some broken ones; we fall back to
     the raw (undecoded) value then. Long values are cut before decoding: a 200 KB
-    encoded-word Subject would otherwise cost a second per look.
+    encoded-word Subject would otherwise cost a second per look. The classifiers ask for the
+    same few headers dozens of times a message: each is decoded once per message object.
     """
+    known = _known(msg)
+    wanted = name.lower()
+    if wanted not in known:
+        known[wanted] = _decode_headers(msg, wanted)
+    return list(known[wanted])
+
+
+# What the classifiers read of each message or part, decoded once: policy.default parses a
+# header again on every access (a Content-Type costs ~0.1 ms), and the checks ask repeatedly.
+_read: "WeakKeyDictionary[Message, dict]" = WeakKeyDictionary()
+
+
+def _known(part: Message) -> dict:
+    known = _read.get(part)
+    if known is None:
+        known = _read[part] = {}
+    return known
+
+
+def _decode_headers(msg: Message, wanted: str) -> tuple[str, ...]:
     values: list[str] = []
     try:
         items = list(msg.raw_items())
     except Exception:
-        return values
-    wanted = name.lower()
+        return ()
     for key, raw in items:
         if not isinstance(key, str) or key.lower() != wanted:
             continue
@@ -42,7 +63,7 @@ def _headers(msg: Message, name: str) -> list[str]:
         except Exception:
             value = raw
         values.append(_unfold(value))
-    return values
+    return tuple(values)
 
 
 def _header(msg: Message, name: str) -> str:
@@ -51,13 +72,23 @@ def _header(msg: Message, name: str) -> str:
 
 
 def _content_type(part: Message) -> str:
-    try:
-        return part.get_content_type()
-    except Exception:
-        return "text/plain"
+    known = _known(part)
+    if ("content-type",) not in known:
+        try:
+            known["content-type",] = part.get_content_type()
+        except Exception:
+            known["content-type",] = "text/plain"
+    return known["content-type",]
 
 
 def _param(part: Message, param: str) -> str:
+    known = _known(part)
+    if ("param", param) not in known:
+        known["param", param] = _read_param(part, param)
+    return known["param", param]
+
+
+def _read_param(part: Message, param: str) -> str:
     try:
         value = part.get_param(param, header="content-type")
     except Exception:
