@@ -335,3 +335,39 @@ def test_crisp_forward_message_corpus(root):
     cases = forward_message_cases(root)
     passed, _ = score("crisp-email-forward-parser (message above forward)", cases, text_fn, html_fn)
     assert passed == 175
+
+
+def test_lines_passed_over_as_prose_never_start_a_marker(root):
+    """The quote stripper keeps a line without trying each marker when `may_be_marker` says it
+    cannot start one. Over every body of every reply corpus, and our own hand-written markers,
+    no such line starts a quote, an attribution, a history block or a footer."""
+    from smtp_logger.replytext import _lines, _unindent, html_to_text
+    from smtp_logger.replytext import quotes
+
+    from .test_replytext import ATTRIBUTIONS
+
+    cases = []
+    for name, load in (("crisp-email-reply-parser", crisp_cases), ("zapier-email-reply-parser", zapier_cases),
+                       ("crisp-email-forward-parser", forward_message_cases)):
+        if (root / name / "expected.json").is_file():
+            cases += load(root)
+    if (root / "mailgun-talon" / "expected.json").is_file():
+        cases += talon_cases(root, html_to_text)
+    if not cases:
+        pytest.skip(f"no reply corpus found under {root} (set SMTP_LOGGER_CORPUS)")
+    bodies = [case.body if case.kind == "text" else _unindent(html_to_text(case.body)) for case in cases]
+    bodies += [f"Thanks!\n\n{line}\n> quoted" for line in ATTRIBUTIONS.values()]
+    passed_over = markers = 0
+    for body in bodies:
+        lines = _lines(body)
+        for i, line in enumerate(lines):
+            if quotes.may_be_marker(line):
+                continue
+            passed_over += 1
+            found = (quotes._is_quoted(line), quotes.attribution_end(lines, i) is not None,
+                     quotes.starts_history(lines, i), quotes.starts_footer(line))
+            assert not any(found), (line, found)
+        markers += sum(quotes.attribution_end(lines, i) is not None or quotes.starts_history(lines, i)
+                       for i in range(len(lines)))
+    print(f"{len(bodies)} bodies: {passed_over} lines passed over as prose, {markers} markers found")
+    assert passed_over > 1000 and markers > 100  # the check had real lines of both kinds to look at

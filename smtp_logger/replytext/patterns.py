@@ -118,4 +118,11 @@ MOBILE_LINE = re.compile(
     re.IGNORECASE,
 )
 SIGNATURE_DELIMITER = re.compile(r"^(?:--|__)\s*$")
+# How every line-level marker above can start (quote, attribution opener, separator, banner,
+# signature delimiter, mobile line); the others hold a colon. A line with neither is ordinary
+# prose: the quote stripper keeps it without trying each of them (see quotes.may_be_marker).
+MARKER_START = re.compile(
+    rf"[\s>]*(?:[-=_*>]|\d|(?:{_plain(QUOTE_OPENERS)})\b|(?:{'|'.join(MOBILE_SIGNATURES)}))",
+    re.IGNORECASE,
+)
 CLOSING_LINE = re.compile(rf"^\s*(?:{_plain(CLOSINGS)})\s*[,.!]?\s*$", re.IGNORECASE)

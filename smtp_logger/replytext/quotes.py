@@ -27,19 +27,26 @@ def strip_quotes(lines: list[str]) -> list[str]:
         if _is_quoted(line):
             dropped, i = True, i + 1
             continue
-        header_end = attribution_end(lines, i)
-        if header_end is not None:
-            if inline and _next_content_is_quoted(lines, header_end):
-                dropped, i = True, header_end
-                continue
-            break
-        if starts_history(lines, i) or starts_footer(line):
-            break
+        if may_be_marker(line):  # else ordinary prose: none of these can start here
+            header_end = attribution_end(lines, i)
+            if header_end is not None:
+                if inline and _next_content_is_quoted(lines, header_end):
+                    dropped, i = True, header_end
+                    continue
+                break
+            if starts_history(lines, i) or starts_footer(line):
+                break
         if not (dropped and not line.strip() and kept and not kept[-1].strip()):
             kept.append(line)  # one blank line where a quote was, not two
             dropped = dropped and not line.strip()
         i += 1
     return kept
+
+
+def may_be_marker(line: str) -> bool:
+    """Necessary for `attribution_end`, `starts_history` or `starts_footer` to find something
+    starting at this line: a colon (labels, intros, loose attributions) or a marker's start."""
+    return ":" in line or "：" in line or p.MARKER_START.match(line) is not None
 
 
 def is_inline_reply(lines: list[str]) -> bool:
