@@ -49,21 +49,33 @@ def _known(part: Message) -> dict:
 
 
 def _decode_headers(msg: Message, wanted: str) -> tuple[str, ...]:
-    values: list[str] = []
-    try:
-        items = list(msg.raw_items())
-    except Exception:
-        return ()
-    for key, raw in items:
-        if not isinstance(key, str) or key.lower() != wanted:
-            continue
-        raw = str(raw)[:MAX_HEADER_CHARS]
+    known = _known(msg)
+    if _RAW not in known:
+        known[_RAW] = _raw_by_name(msg)
+    values = []
+    for key, raw in known[_RAW].get(wanted, ()):
         try:
             value = str(msg.policy.header_fetch_parse(key, raw))
         except Exception:
             value = raw
         values.append(_unfold(value))
     return tuple(values)
+
+
+_RAW = ("raw headers",)
+
+
+def _raw_by_name(msg: Message) -> dict[str, list[tuple[str, str]]]:
+    """The message's header fields by lower-cased name, each value cut to MAX_HEADER_CHARS."""
+    by_name: dict[str, list[tuple[str, str]]] = {}
+    try:
+        items = list(msg.raw_items())
+    except Exception:
+        return by_name
+    for key, raw in items:
+        if isinstance(key, str):
+            by_name.setdefault(key.lower(), []).append((key, str(raw)[:MAX_HEADER_CHARS]))
+    return by_name
 
 
 def _header(msg: Message, name: str) -> str:
