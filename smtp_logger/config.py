@@ -60,7 +60,8 @@ class Settings:
 
     @property
     def is_embedded(self) -> bool:
-        return self.db_url.startswith("sqlite")
+        """SQLite (the default); asked on every RCPT, so without resolving the data path."""
+        return not self.database_url or self.database_url.startswith("sqlite")
 
 
 def _coerce(name: str, raw: str, typ) -> object:

@@ -26,6 +26,25 @@ def test_ehlo_advertises_size_8bitmime_smtputf8(receiver):
         assert int(client.esmtp_features["size"]) >= 80_000_000
 
 
+def test_every_smtp_command_is_still_known(receiver):
+    """The protocol narrows what dir() lists to speed up aiosmtpd's per-connection set-up; the
+    commands it serves must stay the ones aiosmtpd implements."""
+    from aiosmtpd.smtp import SMTP
+
+    documented = {name[len("smtp_"):] for name in dir(SMTP) if name.startswith("smtp_")
+                  and getattr(SMTP, name).__dict__.get("__smtp_syntax_when__", "") is None}
+    with smtplib.SMTP("127.0.0.1", receiver.port) as client:
+        code, text = client.docmd("HELP")
+        assert code == 250
+        assert set(text.decode().split(":", 1)[1].split()) == documented  # STARTTLS: no TLS here
+        assert client.docmd("EXPN", "sales")[0] == 502  # known, not implemented
+        assert client.noop()[0] == 250
+        assert client.rset()[0] == 250
+        assert client.docmd("VRFY", "alice@ours.example")[0] == 252
+        assert client.docmd("AUTH", "PLAIN")[0] in (500, 503, 530)  # no AUTH offered, but known
+        assert client.docmd("FOO")[0] == 500
+
+
 def test_declared_size_over_limit_is_refused_at_mail_from(receiver, alice):
     with smtplib.SMTP("127.0.0.1", receiver.port) as client:
         client.ehlo()

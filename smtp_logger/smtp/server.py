@@ -54,6 +54,9 @@ def _peer(session) -> str:
     return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else str(peer)
 
 
+_COMMAND_NAMES: dict[type, list[str]] = {}
+
+
 class StreamingSMTP(SMTP):
     """aiosmtpd's SMTP with DATA streamed to the spool and enhanced status codes."""
 
@@ -63,6 +66,15 @@ class StreamingSMTP(SMTP):
         self.app = app
         self.line_length_limit = app.settings.max_line_length
         super().__init__(Handler(app), **kwargs)
+
+    def __dir__(self):
+        """aiosmtpd's __init__ runs for every connection and introspects the protocol (dir() and
+        inspect.getmembers(), which reads every attribute: ~0.1 ms) only to find its auth_ and
+        smtp_ members; listing just those makes that a third of the cost."""
+        cls = type(self)
+        if cls not in _COMMAND_NAMES:
+            _COMMAND_NAMES[cls] = [name for name in object.__dir__(self) if name.startswith(("auth_", "smtp_"))]
+        return list(_COMMAND_NAMES[cls])
 
     def connection_made(self, transport):
         first = self._original_transport is None and getattr(self, "transport", None) is None
