@@ -10,9 +10,8 @@ table's rows of a whole batch in one execution (one round trip on a database ser
 
 from __future__ import annotations
 
-from functools import cache
-
 from collections.abc import Callable
+from functools import cache
 
 from sqlalchemy import Insert, Table, event
 from sqlalchemy.orm import Session
