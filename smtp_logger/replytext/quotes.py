@@ -7,6 +7,8 @@ of times.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from smtp_logger.replytext import patterns as p
 
 MAX_HEADER_LINES = 4  # an attribution wrapped by the sender's client spans at most this many lines
@@ -92,15 +94,17 @@ def attribution_end(lines: list[str], start: int) -> int | None:
         return start + 1
     if not p.ATTRIBUTION_OPENER.match(first):
         return None
-    joined = ""
+    parts: list[str] = []
+    joined_length = -1  # of " ".join(parts), built only when it may be an attribution
     for end in range(start, min(start + MAX_HEADER_LINES, len(lines))):
         part = lines[end].strip()
         if not part:
             return None
-        joined = f"{joined} {part}".strip() if joined else part
-        if len(joined) > MAX_HEADER_CHARS:
+        joined_length += len(part) + 1
+        if joined_length > MAX_HEADER_CHARS:
             return None
-        if _may_end_attribution(part) and _is_attribution(joined):
+        parts.append(part)
+        if _may_end_attribution(part) and _is_attribution(" ".join(parts)):
             return end + 1
     return None
 
@@ -111,6 +115,7 @@ _VERB_LAST_CHARS = frozenset(verb[-1] for verb in p.VERB_ENDINGS)
 assert not _VERB_LAST_CHARS & {"σ", "ς"}
 
 
+@lru_cache(maxsize=64)  # each line is asked again by the windows starting up to 3 lines above it
 def _may_end_attribution(part: str) -> bool:
     """Cheap and exact necessary test for `_is_attribution(joined)` where the joined text ends
     with this stripped line: it ends with a colon, or in the last letter of some verb once
