@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import cached_property
 
 from .addresses import Mailbox
 from .classify import classify
@@ -29,10 +30,15 @@ class Content:
     offset_minutes: int
     body_text: str
     body_html: str | None
-    reply_text: str
     message_id: str | None
     thread_keys: tuple[str, ...]
     attachments: list[AttachmentPart] = field(default_factory=list)
+
+    @cached_property
+    def reply_text(self) -> str:
+        """The new content of the body, worked out when an engagement is written: the rules never
+        read it, and mail that is not logged never needs it."""
+        return _reply_text(self.body_text, self.body_html)
 
 
 def _automatic(parsed: ParsedMessage):
@@ -91,7 +97,7 @@ def _from_original(o: OriginalMessage, way: str, user_addresses: frozenset[str],
     attachments = [a for a in parsed.attachments if a.content_type != "message/rfc822"] \
         if o.source == "attachment" else parsed.attachments
     content = Content(o.subject, sent_at, _offset_of(sent_at), o.body_text, o.body_html,
-                      _reply_text(o.body_text, o.body_html), o.message_id, keys, attachments)
+                      o.message_id, keys, attachments)
     return candidate, content
 
 
@@ -113,8 +119,7 @@ def build(kind: str, parsed: ParsedMessage, user_addresses: frozenset[str],
         subject_key=normalize_subject(parsed.subject), original_found=way != "manual_forward",
         automatic=_automatic(parsed), unparseable=parsed.unparseable)
     content = Content(parsed.subject, sent_at, parsed.date_offset_minutes, parsed.body_text,
-                      parsed.body_html, _reply_text(parsed.body_text, parsed.body_html),
-                      parsed.message_id, keys, parsed.attachments)
+                      parsed.body_html, parsed.message_id, keys, parsed.attachments)
     return candidate, content
 
 

@@ -107,6 +107,13 @@ def _safe_parse(path: Path, work_dir: Path, prefix: str) -> ParsedMessage | None
         return None
 
 
+def _outsiders_take_part(candidate: Candidate, internal: frozenset[str]) -> bool:
+    """A hint, not a rule: someone outside the company (or known by name only) is on the email,
+    so it may well be logged and need its reply text."""
+    return any(box is not None and (not box.address or box.address not in internal)
+               for box in (candidate.from_, *candidate.to, *candidate.cc))
+
+
 def _remove_work_files(parsed: ParsedMessage | None) -> None:
     for path in parsed.work_files if parsed else ():
         path.unlink(missing_ok=True)
@@ -275,9 +282,11 @@ class Pipeline:
 
     def _build(self, session: Session, account: Account, user_id: int, way: str,
                parsed: ParsedMessage, raw: Path, received_at: datetime) -> _Built:
-        user_addresses = directory.get(session, account).addresses_of(user_id)
-        candidate, content = candidates.build(way, parsed, user_addresses, received_at)
+        known = directory.get(session, account)
+        candidate, content = candidates.build(way, parsed, known.addresses_of(user_id), received_at)
         authenticated = check_sender(self.settings, parsed, raw) if candidate.way != "auto_copy" else None
+        if _outsiders_take_part(candidate, known.internal):
+            _ = content.reply_text  # worked out now, outside the write transaction (SQLite's write lock)
         return _Built(account.directory_version, candidate, content, authenticated)
 
     def _decide(self, session: Session, account: Account, user_id: int, way: str,
