@@ -27,6 +27,12 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+# A database server's pools. No pre-ping: it costs a round trip per checkout. A connection lost
+# with a server restart fails one query; SQLAlchemy then drops the whole pool, and callers retry
+# (SMTP answers 451, processing is retried from the spool).
+_SERVER_POOL = dict(pool_size=10, max_overflow=20, pool_recycle=3600)
+
+
 @lru_cache(maxsize=16)
 def get_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
@@ -36,10 +42,7 @@ def get_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    # No pre-ping: it costs a round trip per checkout. A connection lost with a server restart
-    # fails one query; SQLAlchemy then drops the whole pool, and callers retry (SMTP answers 451,
-    # processing is retried from the spool).
-    return create_engine(url, pool_size=10, max_overflow=20, pool_recycle=3600)
+    return create_engine(url, **_SERVER_POOL)
 
 
 @lru_cache(maxsize=16)
@@ -48,8 +51,7 @@ def lookup_engine(url: str) -> Engine:
     autocommit, so a look-up is one round trip instead of three (BEGIN, SELECT, ROLLBACK)."""
     if url.startswith("sqlite"):
         return get_engine(url)
-    return create_engine(url, pool_size=10, max_overflow=20, pool_recycle=3600,
-                         isolation_level="AUTOCOMMIT")
+    return create_engine(url, **_SERVER_POOL, isolation_level="AUTOCOMMIT")
 
 
 def session_factory(url: str) -> sessionmaker[Session]:

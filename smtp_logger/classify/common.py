@@ -26,48 +26,30 @@ def _headers(msg: Message, name: str) -> list[str]:
 
     policy.default parses headers lazily and raises on some broken ones; we fall back to
     the raw (undecoded) value then. Long values are cut before decoding: a 200 KB
-    encoded-word Subject would otherwise cost a second per look. The classifiers ask for the
-    same few headers dozens of times a message: each is decoded once per message object.
+    encoded-word Subject would otherwise cost a second per look. (The parser's policy keeps
+    parsed headers, see parse.POLICY; here the fields are only found by name.)
     """
-    known = _known(msg)
-    wanted = name.lower()
-    if wanted not in known:
-        known[wanted] = _decode_headers(msg, wanted)
-    return list(known[wanted])
-
-
-# What the classifiers read of each message or part, decoded once: policy.default parses a
-# header again on every access (a Content-Type costs ~0.1 ms), and the checks ask repeatedly.
-_read: "WeakKeyDictionary[Message, dict]" = WeakKeyDictionary()
-
-
-def _known(part: Message) -> dict:
-    known = _read.get(part)
-    if known is None:
-        known = _read[part] = {}
-    return known
-
-
-def _decode_headers(msg: Message, wanted: str) -> tuple[str, ...]:
-    known = _known(msg)
-    if _RAW not in known:
-        known[_RAW] = _raw_by_name(msg)
-    values = []
-    for key, raw in known[_RAW].get(wanted, ()):
+    values: list[str] = []
+    for key, raw in _fields_by_name(msg).get(name.lower(), ()):
         try:
             value = str(msg.policy.header_fetch_parse(key, raw))
         except Exception:
             value = raw
         values.append(_unfold(value))
-    return tuple(values)
+    return values
 
 
-_RAW = ("raw headers",)
+# The classifiers ask a message for 30-odd header names, most of them absent: its fields are
+# indexed by name once per message instead of walked for every name.
+_fields: "WeakKeyDictionary[Message, dict[str, list[tuple[str, str]]]]" = WeakKeyDictionary()
 
 
-def _raw_by_name(msg: Message) -> dict[str, list[tuple[str, str]]]:
+def _fields_by_name(msg: Message) -> dict[str, list[tuple[str, str]]]:
     """The message's header fields by lower-cased name, each value cut to MAX_HEADER_CHARS."""
-    by_name: dict[str, list[tuple[str, str]]] = {}
+    by_name = _fields.get(msg)
+    if by_name is not None:
+        return by_name
+    by_name = _fields[msg] = {}
     try:
         items = list(msg.raw_items())
     except Exception:
@@ -84,23 +66,13 @@ def _header(msg: Message, name: str) -> str:
 
 
 def _content_type(part: Message) -> str:
-    known = _known(part)
-    if ("content-type",) not in known:
-        try:
-            known["content-type",] = part.get_content_type()
-        except Exception:
-            known["content-type",] = "text/plain"
-    return known["content-type",]
+    try:
+        return part.get_content_type()
+    except Exception:
+        return "text/plain"
 
 
 def _param(part: Message, param: str) -> str:
-    known = _known(part)
-    if ("param", param) not in known:
-        known["param", param] = _read_param(part, param)
-    return known["param", param]
-
-
-def _read_param(part: Message, param: str) -> str:
     try:
         value = part.get_param(param, header="content-type")
     except Exception:
