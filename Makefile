@@ -18,6 +18,11 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# The layers (import-linter contracts in pyproject.toml) and ruff's checks.
+lint: $(STAMP)
+	$(BIN)/lint-imports
+	$(BIN)/ruff check smtp_logger tests bench
+
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 

@@ -18,10 +18,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from smtp_logger.forwards import extract_inline_forward, find_original  # noqa: E402
-from smtp_logger.forwards.dates import parse_date  # noqa: E402
+from smtp_logger.understand.forwards import extract_inline_forward, find_original  # noqa: E402
+from smtp_logger.understand.forwards.dates import parse_date  # noqa: E402
 from tests.test_forward_corpus import (  # noqa: E402
-    CORPUS, HTML_CLIENTS, _as_message, _body, _cases, problems,
+    CORPUS,
+    HTML_CLIENTS,
+    _as_message,
+    _body,
+    _cases,
+    problems,
 )
 
 RFC822_FILES = [

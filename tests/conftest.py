@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from smtp_logger.base.config import load_settings
 from smtp_logger.cli import main as cli_main
-from smtp_logger.config import load_settings
-from smtp_logger.db import upgrade
+from smtp_logger.store.db import upgrade
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = Path(os.environ.get("SMTP_LOGGER_CORPUS", REPO.parent / "shared" / "corpus"))
@@ -53,7 +53,7 @@ def _pg_database() -> str:
         _pg_execute(f"DROP DATABASE IF EXISTS {name}")
         _pg_execute(f"CREATE DATABASE {name}")
         upgrade(f"{base}/{name}")
-        from smtp_logger.db import get_engine
+        from smtp_logger.store.db import get_engine
         get_engine(f"{base}/{name}").dispose()
         _template["name"] = name
     name = f"sl_test_{secrets.token_hex(6)}"
@@ -80,7 +80,7 @@ def db_url(request, tmp_path):
         pytest.skip(PG_SKIP)
     url = _pg_database()
     yield url
-    from smtp_logger.db import get_engine
+    from smtp_logger.store.db import get_engine
     get_engine(url).dispose()
     get_engine.cache_clear()
     try:
@@ -122,7 +122,7 @@ class Receiver:
     users: dict = field(default_factory=dict)
 
     def start(self):
-        from smtp_logger.service import App
+        from smtp_logger.run.service import App
         self.loop = asyncio.new_event_loop()
         self.app = App(self.settings)
         ready = threading.Event()

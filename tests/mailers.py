@@ -4,9 +4,9 @@ Python's real SMTP clients."""
 from __future__ import annotations
 
 import smtplib
+from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from datetime import datetime, timezone
 
 
 def message(sender: str, to: list[str] | str, subject: str = "Proposal", body: str = "Hello,\n\nsee attached.\n",

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import shutil
 
-from smtp_logger.config import load_settings
-from smtp_logger.db import session_factory
-from smtp_logger.pipeline import Pipeline
-from smtp_logger.spool import Spool
+from smtp_logger.base.config import load_settings
+from smtp_logger.intake.spool import Spool
+from smtp_logger.run.pipeline import Pipeline
+from smtp_logger.store.db import session_factory
 
 from .mailers import message, msgid
 from .test_forward_e2e import SHAPES, forward_message

@@ -1,4 +1,4 @@
-"""Corpus test of smtp_logger.classify over the shared public mail corpora (read in place).
+"""Corpus test of smtp_logger.understand.classify over the shared public mail corpora (read in place).
 
 Labels come from the corpora themselves (sisimai file names, flanker directories, the
 corpus README), never from our classifier. Each category asserts the exact pass count we
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from smtp_logger.classify import classify, detect_spam
+from smtp_logger.understand.classify import classify, detect_spam
 
 CORPUS = Path(
     os.environ.get("SMTP_LOGGER_CORPUS")

@@ -22,9 +22,9 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
-from smtp_logger.config import load_settings
-from smtp_logger.db import get_engine, upgrade
-from smtp_logger.models import Decision, ReceivedMessage
+from smtp_logger.base.config import load_settings
+from smtp_logger.store.db import get_engine, upgrade
+from smtp_logger.store.models import Decision, ReceivedMessage
 
 from .conftest import Cli, Receiver, free_port, make_env
 

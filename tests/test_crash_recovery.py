@@ -115,8 +115,9 @@ def test_a_killed_worker_is_replaced_and_its_deliveries_are_logged(tmp_path, db_
                 os.kill(victim, signal.SIGKILL)
         assert _wait_for(lambda: all(cli.json("why", msgid(m)) for m in burst)), \
             "not every acknowledged message got a decision after a worker died"
-        workers = _orphans(tmp_path)
-        assert len(workers) == 2 and victim not in workers, "the dead worker was not replaced"
+        # The server checks its workers every second; a spawned replacement takes a moment.
+        assert _wait_for(lambda: len(workers := _orphans(tmp_path)) == 2 and victim not in workers,
+                         timeout=15), "the dead worker was not replaced"
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from smtp_logger.forwards import extract_inline_forward, find_original
+from smtp_logger.understand.forwards import extract_inline_forward, find_original
 
 CORPUS = Path(os.environ.get("SMTP_LOGGER_CORPUS") or Path(__file__).resolve().parents[2] / "shared" / "corpus")
 CRISP = CORPUS / "crisp-email-forward-parser"

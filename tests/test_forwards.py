@@ -14,14 +14,14 @@ from email.message import EmailMessage
 
 import pytest
 
-from smtp_logger.forwards import (
+from smtp_logger.understand.forwards import (
     extract_inline_forward,
     find_original,
     normalize_subject,
     parse_date,
     strip_forward_prefixes,
 )
-from smtp_logger.htmltext import html_to_text
+from smtp_logger.understand.htmltext import html_to_text
 
 BODY = "Hi Sam,\n\nCan you send the revised quote by Friday?\n\nThanks,\nAnna"
 

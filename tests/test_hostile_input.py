@@ -65,7 +65,7 @@ def test_junk_and_headerless_input_get_a_decision(receiver, alice):
 def test_huge_address_lines_are_parsed_but_not_remembered():
     """Parsed From/To/Cc lines are remembered (the same ones recur), but only short ones: a
     stream of messages with huge, all-different To lines cannot fill the workers' memory."""
-    from smtp_logger import addresses
+    from smtp_logger.understand import addresses
 
     before = addresses._cached_mailboxes.cache_info().currsize
     huge = ", ".join(f"buyer{i}@acme.example" for i in range(300))

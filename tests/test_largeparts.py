@@ -11,8 +11,8 @@ import random
 
 import pytest
 
-from smtp_logger.largeparts import BATCH, BLOCK
-from smtp_logger.parse import parse_file
+from smtp_logger.understand.largeparts import BATCH, BLOCK
+from smtp_logger.understand.parse import parse_file
 
 
 def _message(payload: bytes, eol: bytes, line: int, tail: bytes = b"", closed: bool = True,

@@ -303,7 +303,7 @@ def _need(root: Path, name: str) -> None:
 
 
 def _ours():
-    from smtp_logger.replytext import html_to_text, reply_text, reply_text_from_html
+    from smtp_logger.understand.replytext import html_to_text, reply_text, reply_text_from_html
 
     return reply_text, reply_text_from_html, html_to_text
 
@@ -341,8 +341,7 @@ def test_lines_passed_over_as_prose_never_start_a_marker(root):
     """The quote stripper keeps a line without trying each marker when `may_be_marker` says it
     cannot start one. Over every body of every reply corpus, and our own hand-written markers,
     no such line starts a quote, an attribution, a history block or a footer."""
-    from smtp_logger.replytext import _lines, _unindent, html_to_text
-    from smtp_logger.replytext import quotes
+    from smtp_logger.understand.replytext import _lines, _unindent, html_to_text, quotes
 
     from .test_replytext import ATTRIBUTIONS
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from smtp_logger.replytext import reply_text, reply_text_from_html
+from smtp_logger.understand.replytext import reply_text, reply_text_from_html
 
 QUOTE = "> Can we meet next week?\n> \n> Jane\n"
 

@@ -14,8 +14,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import update
 
-from smtp_logger.db import get_engine
-from smtp_logger.models import ReceivedMessage
+from smtp_logger.store.db import get_engine
+from smtp_logger.store.models import ReceivedMessage
 
 from .mailers import message, msgid, send
 

@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from smtp_logger.addresses import Mailbox
-from smtp_logger.rules import Candidate, CrmFacts, ThreadFacts, UserFacts, decide
+from smtp_logger.decide.rules import Candidate, CrmFacts, ThreadFacts, UserFacts, decide
+from smtp_logger.understand.addresses import Mailbox
 
 USER = UserFacts(1, frozenset({"alice@ours.example", "a.seller@ours.example"}), frozenset({7}),
                  {"sales@ours.example": 7})

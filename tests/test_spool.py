@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from smtp_logger.spool import Spool, read_message
+from smtp_logger.base.spoolfile import read_message
+from smtp_logger.intake.spool import Spool
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="sync_file_range is Linux-only")

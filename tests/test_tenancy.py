@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from smtp_logger.db import session_factory
-from smtp_logger.models import Account, Contact, Engagement, Thread
 from smtp_logger.store import accounts
+from smtp_logger.store.db import session_factory
+from smtp_logger.store.models import Account, Contact, Engagement, Thread
 
 from .mailers import message, msgid, send
 

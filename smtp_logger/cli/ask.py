@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import click
 
-from .. import lifecycle
-from ..spool import Spool
-from ..store import privacy, queries
-from .base import Context, UserError, valid_address, emit, main, pass_ctx
-
+from smtp_logger.cli.base import Context, UserError, emit, main, pass_ctx, valid_address
+from smtp_logger.intake.spool import Spool
+from smtp_logger.store import lifecycle, privacy, queries
 
 # -- what users ask -------------------------------------------------------------------------
 

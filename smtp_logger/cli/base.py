@@ -8,14 +8,14 @@ from contextlib import contextmanager
 
 import click
 
-from ..addresses import is_valid_address, normalize_address
-from ..config import ConfigError, load_settings
-from ..db import session_factory, upgrade
-from ..logsetup import configure
-from ..pipeline import Pipeline
-from ..spool import Spool
-from ..store import accounts
-from ..store.accounts import Conflict, NotFound
+from smtp_logger.base.config import ConfigError, load_settings
+from smtp_logger.base.logsetup import configure
+from smtp_logger.intake.spool import Spool
+from smtp_logger.run.pipeline import Pipeline
+from smtp_logger.store import accounts
+from smtp_logger.store.accounts import Conflict, NotFound
+from smtp_logger.store.db import session_factory, upgrade
+from smtp_logger.understand.addresses import is_valid_address, normalize_address
 
 
 class UserError(click.ClickException):

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import click
 
-from ..store import accounts, contacts, privacy, queries
-from .base import Context, UserError, valid_address, emit, main, pass_ctx
-
+from smtp_logger.cli.base import Context, UserError, emit, main, pass_ctx, valid_address
+from smtp_logger.store import accounts, contacts, privacy, queries
 
 # -- contacts -------------------------------------------------------------------------------
 

@@ -6,11 +6,10 @@ import asyncio
 
 import click
 
-from ..db import upgrade
-from ..store import accounts
-from ..store.accounts import NotFound
-from .base import Context, UserError, main, pass_ctx
-
+from smtp_logger.cli.base import Context, UserError, main, pass_ctx
+from smtp_logger.store import accounts
+from smtp_logger.store.accounts import NotFound
+from smtp_logger.store.db import upgrade
 
 # -- serve and db ---------------------------------------------------------------------------
 
@@ -21,7 +20,7 @@ from .base import Context, UserError, main, pass_ctx
 @pass_ctx
 def serve(obj: Context, host, port, demo):
     """Run the receiver (default 127.0.0.1:2525)."""
-    from ..service import App
+    from smtp_logger.run.service import App
     if host:
         obj.settings.host = host
     if port:
@@ -48,7 +47,7 @@ Send a first message (in another terminal):
         --header 'To: Customer <customer@acme.example>' --header 'Subject: Our proposal' \\
         --body 'Hello, here it is.'
   (the envelope goes to the BCC address only; the To header names the customer, as a BCC does)
-  (or: .venv/bin/python -m smtp_logger.demo_send)
+  (or: .venv/bin/python -m smtp_logger.cli.demo_send)
 Then: .venv/bin/smtp-logger timeline customer@acme.example --json
 """)
 

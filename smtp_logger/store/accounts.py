@@ -13,8 +13,8 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import Boolean, or_, select, text
 from sqlalchemy.orm import Session
 
-from ..models import Account, LoggingAddress, TeamAddress, TeamMember, User, UserAlias, UTCDateTime
-from .directory import bump
+from smtp_logger.store.directory import bump
+from smtp_logger.store.models import Account, LoggingAddress, TeamAddress, TeamMember, User, UserAlias, UTCDateTime
 
 
 class NotFound(LookupError):

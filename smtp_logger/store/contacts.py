@@ -9,9 +9,9 @@ from __future__ import annotations
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from ..addresses import domain_of
-from ..companies import company_domain, company_name
-from ..models import (
+from smtp_logger.store.accounts import Conflict, NotFound
+from smtp_logger.store.directory import bump
+from smtp_logger.store.models import (
     Company,
     Contact,
     ContactEmail,
@@ -19,9 +19,9 @@ from ..models import (
     EngagementContact,
     NeverLog,
 )
-from .accounts import Conflict, NotFound
-from .directory import bump
-from .rows import defer, insert_all, insert_id
+from smtp_logger.store.rows import defer, insert_all, insert_id
+from smtp_logger.understand.addresses import domain_of
+from smtp_logger.understand.companies import company_domain, company_name
 
 
 def contact_by_email(session: Session, account_id: int, address: str) -> Contact:

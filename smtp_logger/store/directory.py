@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ..models import Account, LoggingAddress, NeverLog, TeamAddress, TeamMember, User, UserAlias
+from smtp_logger.store.models import Account, LoggingAddress, NeverLog, TeamAddress, TeamMember, User, UserAlias
 
 
 @dataclass(frozen=True)

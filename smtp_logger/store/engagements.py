@@ -12,9 +12,9 @@ from datetime import timedelta
 from sqlalchemy import bindparam, exists, select
 from sqlalchemy.orm import Session
 
-from ..models import Engagement, EngagementContact, Thread, ThreadMessageId
-from ..rules import ThreadFacts
-from .rows import insert_all, insert_id
+from smtp_logger.decide.rules import ThreadFacts
+from smtp_logger.store.models import Engagement, EngagementContact, Thread, ThreadMessageId
+from smtp_logger.store.rows import insert_all, insert_id
 
 SUBJECT_THREAD_WINDOW = timedelta(days=30)
 

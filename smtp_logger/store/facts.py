@@ -8,13 +8,13 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from ..addresses import Mailbox
-from ..attachments import BlobStore
-from ..candidate import Content, mailboxes
-from ..models import Account, Attachment, Engagement
-from ..rules import Candidate, CrmFacts, LogPlan, UserFacts
-from . import contacts, directory, engagements
-from .rows import insert_all, insert_id, write_deferred
+from smtp_logger.decide.candidate import Content, mailboxes
+from smtp_logger.decide.rules import Candidate, CrmFacts, LogPlan, UserFacts
+from smtp_logger.store import contacts, directory, engagements
+from smtp_logger.store.blobs import BlobStore
+from smtp_logger.store.models import Account, Attachment, Engagement
+from smtp_logger.store.rows import insert_all, insert_id, write_deferred
+from smtp_logger.understand.addresses import Mailbox
 
 
 def load(session: Session, account: Account, user_id: int, c: Candidate, settings,

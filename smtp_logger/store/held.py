@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
-from ..models import Contact, ContactEmail, Engagement, HeldWait, ThreadMessageId
+from smtp_logger.store.models import Contact, ContactEmail, Engagement, HeldWait, ThreadMessageId
 
 
 def waits_satisfied(session: Session, received_message_id: int) -> bool:

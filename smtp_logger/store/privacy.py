@@ -1,6 +1,6 @@
 """Removing data on request: a never-log purge (everything logged for an address or domain)
 and the expiry of held messages past their retention. SQL and raw-file deletion only; the
-status changes go through smtp_logger.lifecycle."""
+status changes go through smtp_logger.store.lifecycle."""
 
 from __future__ import annotations
 
@@ -9,10 +9,17 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from .. import lifecycle
-from ..addresses import domain_of
-from ..models import (Attachment, ContactEmail, Decision, Engagement, EngagementCompany,
-                      EngagementContact, ReceivedMessage)
+from smtp_logger.store import lifecycle
+from smtp_logger.store.models import (
+    Attachment,
+    ContactEmail,
+    Decision,
+    Engagement,
+    EngagementCompany,
+    EngagementContact,
+    ReceivedMessage,
+)
+from smtp_logger.understand.addresses import domain_of
 
 
 def _matches(address: str | None, value: str) -> bool:

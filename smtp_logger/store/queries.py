@@ -8,10 +8,18 @@ from datetime import timedelta, timezone
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from ..models import (Attachment, Company, Decision, Engagement, EngagementCompany, EngagementContact,
-                      ReceivedMessage, User)
-from ..reasons import LOGGED, explain
-from .contacts import contact_by_email, contact_emails
+from smtp_logger.decide.reasons import LOGGED, explain
+from smtp_logger.store.contacts import contact_by_email, contact_emails
+from smtp_logger.store.models import (
+    Attachment,
+    Company,
+    Decision,
+    Engagement,
+    EngagementCompany,
+    EngagementContact,
+    ReceivedMessage,
+    User,
+)
 
 
 def _iso(value, offset_minutes: int = 0) -> str:

@@ -1,0 +1,134 @@
+"""Which email a received message asks us to log, and in which way it came in.
+
+BCC: the message itself, outgoing. Forwarding address with From = the user: the original found
+inside the forward (incoming, or outgoing when the user wrote it). Forwarding address with
+another From: an automatic copy, incoming. Pure: builds `Candidate` (for the rules) and
+`Content` (for the writer) from a `ParsedMessage`; no I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import cached_property
+
+from smtp_logger.decide.rules import Candidate
+from smtp_logger.understand.addresses import Mailbox
+from smtp_logger.understand.classify import classify
+from smtp_logger.understand.forwards import OriginalMessage, find_original, normalize_subject
+from smtp_logger.understand.parse import _UNSET, AttachmentPart, ParsedMessage
+from smtp_logger.understand.replytext import reply_text, reply_text_from_html
+
+
+@dataclass
+class Content:
+    """What the engagement will hold."""
+
+    subject: str
+    sent_at: datetime
+    offset_minutes: int
+    body_text: str
+    body_html: str | None
+    message_id: str | None
+    thread_keys: tuple[str, ...]
+    attachments: list[AttachmentPart] = field(default_factory=list)
+
+    @cached_property
+    def reply_text(self) -> str:
+        """The new content of the body, worked out when an engagement is written: the rules never
+        read it, and mail that is not logged never needs it."""
+        return _reply_text(self.body_text, self.body_html)
+
+
+def _automatic(parsed: ParsedMessage):
+    """classify() once per delivery, however many logging addresses it went to."""
+    if parsed.automatic is _UNSET:
+        parsed.automatic = classify(parsed.email)
+    return parsed.automatic
+
+
+def way_of(kind: str, parsed: ParsedMessage, user_addresses: frozenset[str]) -> str:
+    if kind == "bcc":
+        return "bcc"
+    sender = parsed.from_.address if parsed.from_ else None
+    return "manual_forward" if sender in user_addresses else "auto_copy"
+
+
+def _offset_of(value: datetime | None) -> int:
+    if value is None or value.utcoffset() is None:
+        return 0
+    return int(value.utcoffset().total_seconds() // 60)
+
+
+def _aware(value: datetime | None, fallback: datetime, zone_hint: datetime | None = None) -> datetime:
+    """An aware datetime; a naive one is read in the forwarder's zone (their Date header)."""
+    if value is None:
+        return fallback
+    if value.tzinfo:
+        return value
+    return value.replace(tzinfo=zone_hint.tzinfo if zone_hint and zone_hint.tzinfo else timezone.utc)
+
+
+def _reply_text(text: str, html: str | None) -> str:
+    if text.strip():
+        return reply_text(text)
+    return reply_text_from_html(html) if html else ""
+
+
+def _hash_key(*parts: str) -> str:
+    return "sha256:" + hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _from_original(o: OriginalMessage, way: str, user_addresses: frozenset[str],
+                   received: datetime, parsed: ParsedMessage) -> tuple[Candidate, Content]:
+    sender = o.from_.address if o.from_ else None
+    direction = "outgoing" if sender in user_addresses else "incoming"
+    keys = tuple(dict.fromkeys(([o.message_id] if o.message_id else [])
+                               + ([o.in_reply_to] if o.in_reply_to else []) + list(o.references)))
+    dedup = f"mid:{o.message_id}" if o.message_id else _hash_key(
+        sender or (o.from_.name if o.from_ else "") or "", o.date_raw or "", o.subject, o.body_text.strip())
+    sent_at = _aware(o.date, received, parsed.date)
+    candidate = Candidate(
+        way=way, direction=direction, from_=o.from_, to=tuple(o.to), cc=tuple(o.cc),
+        subject=o.subject, sent_at=sent_at, thread_keys=keys, dedup_key=dedup,
+        subject_key=normalize_subject(o.subject), original_found=True,
+        automatic=_automatic(parsed), unparseable=False)
+    attachments = [a for a in parsed.attachments if a.content_type != "message/rfc822"] \
+        if o.source == "attachment" else parsed.attachments
+    content = Content(o.subject, sent_at, _offset_of(sent_at), o.body_text, o.body_html,
+                      o.message_id, keys, attachments)
+    return candidate, content
+
+
+def build(kind: str, parsed: ParsedMessage, user_addresses: frozenset[str],
+          received: datetime) -> tuple[Candidate, Content]:
+    """The candidate and content for one logging address of kind "bcc" or "forward"."""
+    way = way_of(kind, parsed, user_addresses)
+    if way == "manual_forward":
+        original = _find_original_safely(parsed)
+        if original is not None:
+            return _from_original(original, way, user_addresses, received, parsed)
+    direction = "outgoing" if way == "bcc" else "incoming"
+    keys = tuple(parsed.thread_keys)
+    dedup = f"mid:{parsed.message_id}" if parsed.message_id else parsed.content_hash
+    sent_at = parsed.date or received
+    candidate = Candidate(
+        way=way, direction=direction, from_=parsed.from_, to=tuple(parsed.to), cc=tuple(parsed.cc),
+        subject=parsed.subject, sent_at=sent_at, thread_keys=keys, dedup_key=dedup,
+        subject_key=normalize_subject(parsed.subject), original_found=way != "manual_forward",
+        automatic=_automatic(parsed), unparseable=parsed.unparseable)
+    content = Content(parsed.subject, sent_at, parsed.date_offset_minutes, parsed.body_text,
+                      parsed.body_html, parsed.message_id, keys, parsed.attachments)
+    return candidate, content
+
+
+def _find_original_safely(parsed: ParsedMessage) -> OriginalMessage | None:
+    try:
+        return find_original(parsed.email)
+    except Exception:  # a parser bug must become ORIGINAL_NOT_FOUND, never a lost message
+        return None
+
+
+def mailboxes(boxes) -> list[dict]:
+    return [{"name": b.name, "address": b.address} for b in boxes if isinstance(b, Mailbox)]

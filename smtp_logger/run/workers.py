@@ -1,0 +1,207 @@
+"""Processing workers: each takes the oldest spooled deliveries (claimed by an atomic rename,
+so two workers never take the same one), turns them into decisions, and removes them from the
+spool only once committed. With nothing to take it looks again every POLL seconds; the SMTP
+side never hands work over, so accepting mail costs it no inter-process traffic.
+
+A delivery whose processing fails stays claimed and is retried by the same worker after a
+growing delay (1 s doubling to 5 min); a restarted worker or server retries it too. Workers
+run as processes (production: parsing and SQL off the SMTP process's core and GIL, niced so
+the SMTP side answers first) or, with worker_processes = 0, as threads (tests). A worker
+process whose server died, even by SIGKILL, exits: the restarted server redoes its work.
+"""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass
+
+import structlog
+from prometheus_client.core import CounterMetricFamily
+
+from smtp_logger.intake.spool import Spool, SpoolEntry
+from smtp_logger.run.pipeline import Pipeline
+from smtp_logger.store.db import session_factory
+
+log = structlog.get_logger("smtp_logger.run.workers")
+BATCH = 16  # deliveries claimed at a time: the other workers take the rest
+POLL = 0.02  # seconds between looks at an empty spool
+MAX_DELAY = 300.0
+
+
+@dataclass
+class _Retry:
+    entry: SpoolEntry
+    due: float
+    delay: float
+
+
+class SpoolWorker:
+    def __init__(self, name: str, pipeline: Pipeline, spool: Spool, stop, counts: "WorkerCounts"):
+        self.name, self.pipeline, self.spool, self.stop, self.counts = name, pipeline, spool, stop, counts
+        self.retries: dict[str, _Retry] = {}
+
+    def run(self) -> None:
+        self.spool.release_claims(self.name)  # what this worker held when it last died
+        while not self.stop.is_set():
+            retried = self._retry_due()
+            entries = self._claim()
+            if entries:
+                self._process_batch(entries)
+            if not entries and not retried:
+                self.stop.wait(POLL)
+
+    def _claim(self) -> list[SpoolEntry]:
+        try:
+            return self.spool.claim(self.name, BATCH)
+        except OSError as exc:  # the spool folder is unusable: retried, the SMTP side answers 451
+            log.error("spool_unreadable", worker=self.name, error=exc.__class__.__name__)
+            self.stop.wait(1.0)
+            return []
+
+    def _retry_due(self) -> bool:
+        now = time.monotonic()
+        due = [retry for retry in self.retries.values() if retry.due <= now]
+        for retry in due:
+            del self.retries[retry.entry.spool_id]
+            self._process(retry.entry, delay=min(retry.delay * 2, MAX_DELAY))
+        return bool(due)
+
+    def _process_batch(self, entries: list[SpoolEntry]) -> None:
+        try:
+            failed = self.pipeline.process_batch(entries)
+        except Exception as exc:  # not even one by one: each is retried on its own later
+            failed = [(entry, exc) for entry in entries]
+        self.counts.add(processed=len(entries) - len(failed))
+        for entry, exc in failed:
+            self._failed(entry, exc, delay=1.0)
+
+    def _failed(self, entry: SpoolEntry, exc: Exception, delay: float) -> None:
+        self.counts.add(failed=1)
+        log.error("processing_failed", spool_id=entry.spool_id, error=exc.__class__.__name__,
+                  detail=str(exc)[:300], retry_in=delay)
+        self.retries[entry.spool_id] = _Retry(entry, time.monotonic() + delay, delay)
+
+    def _process(self, entry: SpoolEntry, delay: float) -> None:
+        try:
+            self.pipeline.process(entry)
+            self.counts.add(processed=1)
+        except Exception as exc:  # stays claimed in the spool; retried here and at the next start
+            self._failed(entry, exc, delay)
+
+
+class Counts:
+    """Processed and failed deliveries, read by /metrics. Shared memory without a lock: each
+    worker only ever writes its own two slots, so one killed mid-update blocks nobody."""
+
+    def __init__(self, context, workers: int):
+        self.slots = context.Array("q", 2 * max(1, workers), lock=False)
+
+    def for_worker(self, index: int) -> "WorkerCounts":
+        return WorkerCounts(self.slots, index)
+
+    def collect(self):
+        processed = sum(self.slots[0::2])
+        failed = sum(self.slots[1::2])
+        yield CounterMetricFamily("smtp_logger_processed", "Deliveries processed into decisions",
+                                  value=processed)
+        yield CounterMetricFamily("smtp_logger_processing_failures",
+                                  "Processing attempts that failed (retried)", value=failed)
+
+
+class WorkerCounts:
+    def __init__(self, slots, index: int):
+        self.slots, self.index = slots, index
+
+    def add(self, processed: int = 0, failed: int = 0) -> None:
+        self.slots[2 * self.index] += processed
+        self.slots[2 * self.index + 1] += failed
+
+
+class StopFlag:
+    """Tells worker processes to stop: a shared byte they look at. Not multiprocessing.Event,
+    whose set() waits for every sleeper to wake and hangs for ever if one of them was killed."""
+
+    def __init__(self, context):
+        self.flag = context.RawValue("b", 0)
+
+    def set(self) -> None:
+        self.flag.value = 1
+
+    def is_set(self) -> bool:
+        return bool(self.flag.value)
+
+    def wait(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not self.is_set() and (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(left, POLL))
+        return self.is_set()
+
+
+def _exit_with_parent(parent: int) -> None:
+    while True:
+        time.sleep(1)
+        if os.getppid() != parent:
+            os._exit(0)
+
+
+def _process_main(name: str, settings, server_pid: int, stop, counts: "WorkerCounts") -> None:
+    """A worker process: logging, a database pool and a pipeline of its own. Ctrl-C and SIGTERM
+    reach the whole process group: the server alone decides when its workers stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, args=(server_pid,), daemon=True).start()
+    os.nice(10)
+    from smtp_logger.base.logsetup import configure
+    configure(settings.log_format, settings.log_level)
+    spool = Spool(settings.data_path)
+    pipeline = Pipeline(settings, session_factory(settings.db_url), spool)
+    gc.collect()
+    gc.freeze()  # start-up objects are never garbage: full collections need not walk them
+    SpoolWorker(name, pipeline, spool, stop, counts).run()
+
+
+class Workers:
+    """Starts, watches (a dead worker process is replaced) and stops the workers."""
+
+    def __init__(self, settings, pipeline: Pipeline, spool: Spool):
+        self.settings, self.pipeline, self.spool = settings, pipeline, spool
+        self.in_processes = settings.worker_processes > 0
+        self.context = multiprocessing.get_context("spawn")
+        self.stop_event = StopFlag(self.context) if self.in_processes else threading.Event()
+        self.count = settings.worker_processes if self.in_processes else max(1, settings.workers)
+        self.counts = Counts(self.context, self.count)
+        self.running: dict[int, object] = {}
+
+    def start(self) -> None:
+        for index in range(self.count):
+            self._start(index)
+
+    def _start(self, index: int) -> None:
+        name, counts = f"w{index}", self.counts.for_worker(index)
+        if self.in_processes:
+            worker = self.context.Process(target=_process_main, name=f"smtp-logger-{name}", daemon=True,
+                                          args=(name, self.settings, os.getpid(), self.stop_event, counts))
+        else:
+            runner = SpoolWorker(name, self.pipeline, self.spool, self.stop_event, counts)
+            worker = threading.Thread(target=runner.run, name=f"smtp-logger-{name}", daemon=True)
+        worker.start()
+        self.running[index] = worker
+
+    def replace_dead(self) -> None:
+        for index, worker in list(self.running.items()):
+            if not worker.is_alive() and not self.stop_event.is_set():
+                log.error("worker_died", worker=f"w{index}", exitcode=getattr(worker, "exitcode", None))
+                self._start(index)
+
+    def stop(self, timeout: float = 30) -> None:
+        self.stop_event.set()
+        deadline = time.monotonic() + timeout
+        for worker in self.running.values():
+            worker.join(max(0.1, deadline - time.monotonic()))
+            if self.in_processes and worker.is_alive():
+                worker.kill()  # its claims go back to the spool at the next start

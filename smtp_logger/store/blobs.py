@@ -1,0 +1,106 @@
+"""Attachment files: decode, hash (SHA-256), and keep each distinct file once in a
+content-addressed folder. Files over the size cap are listed, not stored. Filenames are made
+safe (no paths, no control characters). Disk writes only; no database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from smtp_logger.understand.parse import AttachmentPart
+
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]+")
+
+
+@dataclass(frozen=True)
+class SavedAttachment:
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    stored: bool
+    reason: str | None
+    content_id: str | None
+    inline: bool
+
+
+def safe_filename(name: str) -> str:
+    name = unicodedata.normalize("NFC", name or "")
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = _UNSAFE.sub("_", name).strip(" .")
+    return (name or "attachment")[:255]
+
+
+def _payload(part: AttachmentPart) -> tuple[bytes, str | None]:
+    body = part.part
+    if body.get_content_maintype() == "message":
+        inner = body.get_payload()
+        inner = inner[0] if isinstance(inner, list) and inner else inner
+        return (inner.as_bytes() if hasattr(inner, "as_bytes") else str(inner).encode()), None
+    data = body.get_payload(decode=True)
+    if data is None:
+        data = b""
+    damage = [d.__class__.__name__ for d in getattr(body, "defects", [])
+              if "Base64" in d.__class__.__name__ or "Payload" in d.__class__.__name__]
+    return data, ("decoded with errors: " + ", ".join(damage)) if damage else None
+
+
+class BlobStore:
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def path(self, sha: str) -> Path:
+        return self.root / sha[:2] / sha
+
+    def put(self, data: bytes, sha: str) -> None:
+        final = self.path(sha)
+        if final.exists():
+            return
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = final.with_name(f".{sha}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, final)
+
+    def link(self, source: Path, sha: str) -> None:
+        final = self.path(sha)
+        if final.exists():
+            return
+        final.parent.mkdir(parents=True, exist_ok=True)
+        with open(source, "rb") as f:
+            os.fsync(f.fileno())
+        try:
+            os.link(source, final)
+        except FileExistsError:
+            pass
+
+    def _save_blob(self, part: AttachmentPart, max_size: int) -> SavedAttachment:
+        blob = part.blob
+        stored, reason = True, (f"decoded with errors: {blob.damage}" if blob.damage else None)
+        if blob.size > max_size:
+            stored, reason = False, f"larger than the {max_size:,} byte limit; not stored"
+        elif not self.path(blob.sha256).exists():
+            self.link(blob.path, blob.sha256)
+        return SavedAttachment(safe_filename(part.filename), part.content_type, blob.size, blob.sha256,
+                               stored, reason, part.content_id, part.inline)
+
+    def save(self, part: AttachmentPart, max_size: int) -> SavedAttachment:
+        if part.blob is not None:
+            return self._save_blob(part, max_size)
+        data, damage = _payload(part)
+        sha = hashlib.sha256(data).hexdigest()
+        stored, reason = True, damage
+        if len(data) > max_size:
+            stored, reason = False, f"larger than the {max_size:,} byte limit; not stored"
+        else:
+            self.put(data, sha)
+        return SavedAttachment(safe_filename(part.filename), part.content_type, len(data), sha,
+                               stored, reason, part.content_id, part.inline)
