@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-END = b"\r\n.\r\n"
 CHUNK = 1 << 18
 
 
@@ -18,7 +17,6 @@ class DataResult:
     size: int = 0
     too_big: bool = False
     line_too_long: bool = False
-    disconnected: bool = False
     leftover: bytes = b""
 
 

@@ -6,12 +6,10 @@ OK_LMTP = "250 2.1.5 OK: delivered as {spool_id}"
 OK_RCPT = "250 2.1.5 OK"
 ERR_UNKNOWN_RCPT = "550 5.1.1 No such logging address here (we never relay)"
 ERR_TOO_MANY_RCPTS = "452 4.5.3 Too many recipients"
-ERR_NO_RCPTS = "554 5.5.1 No valid recipients"
 ERR_TOO_BIG = "552 5.3.4 Message size exceeds fixed maximum message size"
 ERR_LINE_TOO_LONG = "500 5.5.6 Line too long"
 ERR_TEMP_LOCAL = "451 4.3.0 Local error, message not accepted, please retry later"
 ERR_TOO_MANY_CONNECTIONS = "421 4.7.0 Too many connections, try again later"
-ERR_BAD_ADDRESS = "553 5.1.3 Invalid address syntax"
 
 # aiosmtpd's own texts for limits we configure, rewritten with enhanced codes.
 AIOSMTPD_REWRITES = {

@@ -17,7 +17,7 @@ from smtp_logger.intake import replies
 from smtp_logger.intake.data import CHUNK, DotUnstuffer
 from smtp_logger.intake.spool import Spool
 
-log = structlog.get_logger("smtp_logger.smtp")
+log = structlog.get_logger("smtp_logger.intake")
 
 
 class Handler:
@@ -58,7 +58,14 @@ _COMMAND_NAMES: dict[type, list[str]] = {}
 
 
 class StreamingSMTP(SMTP):
-    """aiosmtpd's SMTP with DATA streamed to the spool and enhanced status codes."""
+    """aiosmtpd's SMTP with DATA streamed to the spool and enhanced status codes.
+
+    aiosmtpd has no public hook for streaming DATA (handle_DATA gets the whole message in
+    memory), so this class leans on four of its internals, pinned by `aiosmtpd<1.5` in
+    pyproject.toml and checked by tests/test_aiosmtpd_internals.py: the StreamReader `_reader`
+    (and its `_buffer`, to hand back pipelined commands read past the end of data),
+    `_reset_timeout()`, `_set_post_data_state()`, and `__init__` finding commands with dir().
+    """
 
     lmtp = False
 
@@ -77,9 +84,9 @@ class StreamingSMTP(SMTP):
         return list(_COMMAND_NAMES[cls])
 
     def connection_made(self, transport):
-        first = self._original_transport is None and getattr(self, "transport", None) is None
+        """Called again after STARTTLS with the TLS transport: the connection counts once."""
         super().connection_made(transport)
-        if first:
+        if not getattr(self, "_counted", False):
             self.app.connections += 1
             self._counted = True
             if self.app.connections > self.app.settings.max_connections:
