@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lint clean
+.PHONY: run test bench lint openapi clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/ruff check smtp_logger tests bench
+
+# The OpenAPI document kept in the repository (tests hold it equal to the served one).
+openapi: $(STAMP)
+	$(BIN)/python -m smtp_logger.api.openapi
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

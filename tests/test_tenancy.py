@@ -29,7 +29,11 @@ def test_same_email_in_two_accounts_is_logged_in_each(receiver):
     m2 = message("zoe@theirs.example", "bob@acme.example", message_id=m["Message-ID"])
     send(receiver.port, m2, [zoe_bcc], mail_from="zoe@theirs.example")
     receiver.drain()
-    reasons = {(d["logging_address"] == zoe_bcc, d["reason"]) for d in receiver.cli.json("why", msgid(m))}
+    with sessions() as session:  # several accounts now: each command names the one it asks about
+        first_id = session.scalars(select(Account.id).where(Account.id != other_id)).one()
+    reasons = {(d["logging_address"] == zoe_bcc, d["reason"])
+               for account in (first_id, other_id)
+               for d in receiver.cli.json("why", msgid(m), "--account", str(account))}
     # Alice's account logs it; in Zoe's account the first copy is not from Zoe, the second is
     # Zoe's own (same Message-ID, other account: not a duplicate there).
     assert reasons == {(False, "LOGGED"), (True, "SENDER_NOT_ALLOWED"), (True, "LOGGED")}
@@ -44,4 +48,5 @@ def test_same_email_in_two_accounts_is_logged_in_each(receiver):
     assert contacts[other_id] == 1  # bob, created in Zoe's account separately
     assert contacts[default_id] == 2  # bob and zoe (a customer for Alice's account)
     assert threads == {default_id, other_id}
-    assert [e["from"] for e in receiver.cli.json("timeline", "bob@acme.example")] == ["alice@ours.example"]
+    assert [e["from"] for e in receiver.cli.json("timeline", "bob@acme.example", "--account", str(default_id))] \
+        == ["alice@ours.example"]

@@ -47,6 +47,13 @@ class Settings:
     log_format: str = "auto"
     log_level: str = "info"
     metrics_port: int = 0
+    # The HTTP API and webhooks (issue 16): the API listens when api_port is set.
+    api_host: str = "127.0.0.1"
+    api_port: int = 0
+    webhook_retry_schedule: list[float] = field(default_factory=lambda: [5, 30, 120, 600, 1800, 3600])
+    webhook_retry_hours: float = 72
+    webhook_timeout: float = 10
+    webhook_allow_private_networks: bool = False
 
     @property
     def data_path(self) -> Path:

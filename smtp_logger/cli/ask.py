@@ -29,7 +29,7 @@ def timeline(obj: Context, contact_email, as_json):
 def why(obj: Context, message_id, as_json):
     """Every decision taken for a Message-ID."""
     with obj.session() as session:
-        rows = queries.why(session, None, message_id)
+        rows = queries.why(session, obj.account_id(session), message_id)
     if not rows and not as_json:
         raise UserError(f"no message with Message-ID {message_id} was received")
     text = "\n".join(f"{r['logging_address']}: {r['reason']} - {r['explanation']}" for r in rows)
@@ -43,7 +43,7 @@ def why(obj: Context, message_id, as_json):
 def recent(obj: Context, limit, as_json):
     """The latest decisions, newest first (Message-IDs to ask `why` about)."""
     with obj.session() as session:
-        rows = queries.recent(session, limit)
+        rows = queries.recent(session, limit, obj.account_id(session))
     text = "\n".join(f"{r['decided_at'][:19]}  {r['reason']:26} <{r['message_id']}>  {r['subject'][:50]}"
                      for r in rows)
     emit(rows, as_json, text or "nothing received yet")
@@ -59,7 +59,7 @@ def held():
 @pass_ctx
 def held_list(obj: Context, as_json):
     with obj.session() as session:
-        rows = queries.held(session, None)
+        rows = queries.held(session, obj.account_id(session))
     text = "\n".join(f"{r['received_at']}  {r['reason']:26} {r['message_id']}" for r in rows)
     emit(rows, as_json, text or "no held messages")
 

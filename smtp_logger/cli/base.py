@@ -42,6 +42,7 @@ class Context:
             raise UserError(str(exc)) from exc
         configure(self.settings.log_format, self.settings.log_level)
         self.sessions = None
+        self.account_choice: int | None = None
 
     def prepare(self):
         if self.sessions is None:
@@ -70,13 +71,38 @@ class Context:
         return Pipeline(self.settings, self.prepare(), Spool(self.settings.data_path))
 
     def account_id(self, session) -> int:
-        return accounts.default_account(session).id
+        """`--account ID` when given, else the only account (an error naming them when there are several)."""
+        if self.account_choice is not None:
+            return accounts.get_account(session, self.account_choice).id
+        return accounts.only_account(session).id
 
 
 pass_ctx = click.make_pass_decorator(Context)
 
+# Commands that read or change no one account's data get no --account option.
+ACCOUNT_FREE = {"serve", "api", "db upgrade", "held purge", "accounts add", "accounts list"}
 
-@click.group()
+
+def _remember_account(ctx, _param, value):
+    if value is not None:
+        ctx.find_object(Context).account_choice = value
+    return value
+
+
+class AccountGroup(click.Group):
+    """Gives every command below it `--account ID` (so commands added later get it too)."""
+
+    group_class = type  # subgroups are AccountGroups as well
+
+    def add_command(self, cmd, name=None):
+        if not isinstance(cmd, click.Group) and not {cmd.name, f"{self.name} {cmd.name}"} & ACCOUNT_FREE:
+            cmd.params.append(click.Option(
+                ["--account", "account_choice"], type=click.IntRange(min=1), expose_value=False,
+                callback=_remember_account, help="The account's id (default: the only account)."))
+        super().add_command(cmd, name)
+
+
+@click.group(cls=AccountGroup)
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
               help="TOML configuration file (default: config/smtp_logger.toml; SMTP_LOGGER_* override).")
 @click.pass_context

@@ -90,12 +90,10 @@ def never_log_group():
 
 
 def _never_log_value(value: str) -> str:
-    value = value.strip().lower().lstrip("@")
-    if "@" in value:
-        return valid_address(value)
-    if "." not in value or " " in value:
-        raise UserError(f"not an address or a domain: {value!r}")
-    return value
+    try:
+        return contacts.never_log_value(value)
+    except ValueError as exc:
+        raise UserError(str(exc)) from exc
 
 
 @never_log_group.command("add")

@@ -6,18 +6,13 @@ from __future__ import annotations
 import click
 
 from smtp_logger.cli.base import Context, emit, main, pass_ctx, valid_address
-from smtp_logger.store import accounts
+from smtp_logger.store import accounts, queries
 
 # -- account --------------------------------------------------------------------------------
 
 @main.group()
 def account():
     """Account-wide settings."""
-
-
-def _account_dict(acct) -> dict:
-    return {"name": acct.name, "create_contacts": acct.create_contacts,
-            "log_all_from_contacts": acct.log_all_from_contacts}
 
 
 def _account_text(d: dict) -> str:
@@ -29,7 +24,7 @@ def _account_text(d: dict) -> str:
 @pass_ctx
 def account_show(obj: Context, as_json):
     with obj.session() as session:
-        data = _account_dict(accounts.default_account(session))
+        data = queries.account_dict(accounts.get_account(session, obj.account_id(session)))
     emit(data, as_json, _account_text(data))
 
 
@@ -42,22 +37,13 @@ def account_show(obj: Context, as_json):
 @pass_ctx
 def account_set(obj: Context, create_contacts, log_all_from_contacts, as_json):
     with obj.session() as session:
-        acct = accounts.default_account(session)
-        if create_contacts is not None:
-            acct.create_contacts = create_contacts
-        if log_all_from_contacts is not None:
-            acct.log_all_from_contacts = log_all_from_contacts
-        data = _account_dict(acct)
+        acct = accounts.set_options(accounts.get_account(session, obj.account_id(session)),
+                                    create_contacts=create_contacts, log_all_from_contacts=log_all_from_contacts)
+        data = queries.account_dict(acct)
     emit(data, as_json, _account_text(data))
 
 
 # -- users ----------------------------------------------------------------------------------
-
-def _user_dict(session, user) -> dict:
-    addresses = accounts.current_addresses(session, user)
-    return {"email": user.email, "name": user.name, "aliases": sorted(accounts.user_addresses(session, user) - {user.email}),
-            "bcc_address": addresses.get("bcc"), "forward_address": addresses.get("forward")}
-
 
 def _user_text(d: dict) -> str:
     return f"{d['email']}\n  BCC address:        {d['bcc_address']}\n  Forwarding address: {d['forward_address']}"
@@ -80,7 +66,7 @@ def users_add(obj: Context, email, name, aliases, as_json):
     aliases = [valid_address(a) for a in aliases]
     with obj.session() as session:
         user = accounts.add_user(session, obj.account_id(session), email, name, aliases, obj.settings)
-        data = _user_dict(session, user)
+        data = queries.user_dict(session, user)
     emit(data, as_json, _user_text(data))
 
 
@@ -93,7 +79,7 @@ def users_rotate(obj: Context, email, as_json):
     with obj.session() as session:
         user = accounts.find_user(session, obj.account_id(session), valid_address(email))
         accounts.rotate(session, user, obj.settings)
-        data = _user_dict(session, user)
+        data = queries.user_dict(session, user)
     emit(data, as_json, _user_text(data))
 
 
@@ -126,7 +112,7 @@ def users_set_email(obj: Context, email, new_email):
 @pass_ctx
 def users_list(obj: Context, as_json):
     with obj.session() as session:
-        rows = [_user_dict(session, u) for u in accounts.users_of(session, obj.account_id(session))]
+        rows = [queries.user_dict(session, u) for u in accounts.users_of(session, obj.account_id(session))]
     emit(rows, as_json, "\n".join(_user_text(r) for r in rows) or "no users")
 
 

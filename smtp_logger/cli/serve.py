@@ -7,6 +7,7 @@ import asyncio
 import click
 
 from smtp_logger.cli.base import Context, UserError, main, pass_ctx
+from smtp_logger.cli.companions import Companions
 from smtp_logger.store import accounts
 from smtp_logger.store.accounts import NotFound
 from smtp_logger.store.db import upgrade
@@ -27,7 +28,12 @@ def serve(obj: Context, host, port, demo):
         obj.settings.port = port
     if demo:
         _print_demo(obj)
-    asyncio.run(App(obj.settings).serve_forever())
+    obj.prepare()
+    companions = Companions(obj.settings)  # webhook deliverer, and the API when api_port is set
+    try:
+        asyncio.run(App(obj.settings).serve_forever())
+    finally:
+        companions.stop()
 
 
 def _print_demo(obj: Context) -> None:

@@ -376,6 +376,13 @@ class Pipeline:
             log.info("held_retried", received_message=message.id, before=previous, after=message.reason)
         return message.status == "logged", change
 
+    def retry(self, received_id: int) -> bool:
+        """Decide one held message again now (the API's release); follows what it unblocks."""
+        was_logged, change = self._with_retries(lambda s, _first: self._retry_one(s, received_id))
+        if change:
+            self.retry_held(change)
+        return was_logged
+
     def contacts_changed(self, account_id: int, addresses: set[str], names: set[str]) -> int:
         """Called after contacts are created, given an address, or merged."""
         return self.retry_held(Unblocked(account_id, set(addresses), {n.casefold() for n in names if n}))

@@ -168,3 +168,48 @@ def change_primary(session: Session, user: User, new_email: str) -> None:
     session.flush()
     session.add(UserAlias(account_id=user.account_id, user_id=user.id, address=old, verified=True))
     session.flush()
+
+
+# -- accounts (tenants) ---------------------------------------------------------------------
+
+def add_account(session: Session, name: str) -> Account:
+    account = Account(name=name)
+    session.add(account)
+    session.flush()
+    return account
+
+
+def all_accounts(session: Session) -> list[Account]:
+    return list(session.scalars(select(Account).order_by(Account.id)))
+
+
+def get_account(session: Session, account_id: int) -> Account:
+    account = session.get(Account, account_id)
+    if account is None:
+        raise NotFound(f"no account {account_id}; {_choices(session)}")
+    return account
+
+
+def only_account(session: Session) -> Account:
+    """The account when there is one (created on first use, as before); several: an error
+    naming them, so a command never picks one at random."""
+    found = session.scalars(select(Account).order_by(Account.id).limit(2)).all()
+    if len(found) > 1:
+        raise Conflict(f"there are several accounts; pass --account ID ({_choices(session)})")
+    return found[0] if found else default_account(session)
+
+
+def _choices(session: Session) -> str:
+    return "accounts: " + ", ".join(f"{a.id} ({a.name})" for a in all_accounts(session))
+
+
+def set_options(account: Account, name: str | None = None, create_contacts: bool | None = None,
+                log_all_from_contacts: bool | None = None) -> Account:
+    """Change the account's settings (None leaves one as it is)."""
+    if name is not None:
+        account.name = name
+    if create_contacts is not None:
+        account.create_contacts = create_contacts
+    if log_all_from_contacts is not None:
+        account.log_all_from_contacts = log_all_from_contacts
+    return account

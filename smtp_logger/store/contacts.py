@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from smtp_logger.store import outbox
 from smtp_logger.store.accounts import Conflict, NotFound
 from smtp_logger.store.directory import bump
 from smtp_logger.store.models import (
@@ -20,7 +21,7 @@ from smtp_logger.store.models import (
     NeverLog,
 )
 from smtp_logger.store.rows import defer, insert_all, insert_id
-from smtp_logger.understand.addresses import domain_of
+from smtp_logger.understand.addresses import domain_of, is_valid_address, normalize_address
 from smtp_logger.understand.companies import company_domain, company_name
 
 
@@ -81,6 +82,9 @@ def merge(session: Session, account_id: int, keep_address: str, other_address: s
     other = contact_by_email(session, account_id, other_address)
     if keep.id == other.id:
         raise Conflict("both addresses belong to the same contact")
+    moved = list(session.scalars(select(EngagementContact.engagement_id).where(
+        EngagementContact.contact_id == other.id).order_by(EngagementContact.engagement_id)))
+    outbox.engagements_moved(session, account_id, moved, keep.id, other.id)
     session.execute(update(ContactEmail).where(ContactEmail.contact_id == other.id)
                     .values(contact_id=keep.id))
     already = select(EngagementContact.engagement_id).where(EngagementContact.contact_id == keep.id)
@@ -152,3 +156,27 @@ def add_never_log(session: Session, account_id: int, value: str, user_id: int | 
     session.add(row)
     session.flush()
     return row
+
+
+def never_log_value(value: str) -> str:
+    """An address or a domain as a never-log list keeps it; ValueError when it is neither."""
+    value = value.strip().lower().lstrip("@")
+    if "@" in value:
+        value = normalize_address(value)
+        if is_valid_address(value) and value.isprintable():
+            return value
+        raise ValueError(f"not a valid email address: {value!r}")
+    if "." not in value or " " in value or not value.isprintable() or len(value) > 255:
+        raise ValueError(f"not an address or a domain: {value!r}")
+    return value
+
+
+def remove_never_log(session: Session, account_id: int, value: str, user_id: int | None) -> None:
+    row = session.scalars(select(NeverLog).where(
+        NeverLog.account_id == account_id, NeverLog.value == value,
+        NeverLog.user_id.is_(None) if user_id is None else NeverLog.user_id == user_id)).first()
+    if row is None:
+        raise NotFound(f"{value} is not on that never-log list")
+    bump(session, account_id)
+    session.delete(row)
+    session.flush()

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from smtp_logger.decide.candidate import Content, mailboxes
 from smtp_logger.decide.rules import Candidate, CrmFacts, LogPlan, UserFacts
-from smtp_logger.store import contacts, directory, engagements
+from smtp_logger.store import contacts, directory, engagements, outbox
 from smtp_logger.store.blobs import BlobStore
 from smtp_logger.store.models import Account, Attachment, Engagement
 from smtp_logger.store.rows import insert_all, insert_id, write_deferred
@@ -71,8 +71,7 @@ def write(session: Session, account: Account, c: Candidate, content: Content, pl
         contact_ids.append(contacts.add_contact(session, account.id, box.address, box.name,
                                                 created_by=c.way, check_existing=False))
     from_ = plan.from_ or Mailbox(None, None)
-    engagement_id = insert_id(
-        session, Engagement,
+    values = dict(
         account_id=account.id, thread_id=thread_id, owner_user_id=plan.owner_user_id,
         direction=plan.direction, from_address=from_.address, from_name=from_.name,
         to_addresses=mailboxes(c.to), cc_addresses=mailboxes(c.cc), subject=content.subject,
@@ -80,12 +79,14 @@ def write(session: Session, account: Account, c: Candidate, content: Content, pl
         body_text=content.body_text, body_html=content.body_html, reply_text=content.reply_text,
         message_id=content.message_id, dedup_key=c.dedup_key[:998], source=c.way,
         received_message_id=received_message_id)
+    engagement_id = insert_id(session, Engagement, **values)
     contacts.link(session, engagement_id, contact_ids)
     saved = [blobs.save(part, max_attachment) for part in content.attachments]
     insert_all(session, Attachment, [dict(
         engagement_id=engagement_id, filename=each.filename, content_type=each.content_type,
         size=each.size, sha256=each.sha256, stored=each.stored, reason=each.reason,
         content_id=each.content_id, inline=each.inline) for each in saved])
+    outbox.engagement_logged(session, account.id, engagement_id, values, contact_ids, saved)
     created = plan.new_contacts
     return Written(engagement_id, [b.address for b in created], [b.name for b in created if b.name],
                    c.thread_keys)

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from datetime import timedelta, timezone
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from smtp_logger.decide.reasons import LOGGED, explain
+from smtp_logger.store.accounts import NotFound, current_addresses, user_addresses
 from smtp_logger.store.contacts import contact_by_email, contact_emails
 from smtp_logger.store.models import (
+    Account,
     Attachment,
     Company,
     Decision,
@@ -31,7 +33,7 @@ def _addresses(boxes) -> list[str]:
 
 
 def _attachment(row: Attachment) -> dict:
-    item = {"filename": row.filename, "content_type": row.content_type, "size": row.size,
+    item = {"id": row.id, "filename": row.filename, "content_type": row.content_type, "size": row.size,
             "sha256": row.sha256, "stored": row.stored, "inline": row.inline,
             "content_id": row.content_id}
     if row.reason:
@@ -66,12 +68,24 @@ def engagement_dict(session: Session, e: Engagement) -> dict:
     }
 
 
-def timeline(session: Session, account_id: int, contact_address: str) -> list[dict]:
+def timeline(session: Session, account_id: int, contact_address: str, before: tuple | None = None,
+             limit: int | None = None) -> list[dict]:
+    """Newest first; a page of `limit` older than `before` = (sent_at, id) when given (the API)."""
     contact = contact_by_email(session, account_id, contact_address)
-    rows = session.scalars(select(Engagement).join(
-        EngagementContact, EngagementContact.engagement_id == Engagement.id).where(
-        EngagementContact.contact_id == contact.id).order_by(Engagement.sent_at.desc(), Engagement.id.desc()))
+    query = select(Engagement).join(EngagementContact, EngagementContact.engagement_id == Engagement.id).where(
+        EngagementContact.contact_id == contact.id)
+    if before is not None:
+        query = query.where(or_(Engagement.sent_at < before[0],
+                                and_(Engagement.sent_at == before[0], Engagement.id < before[1])))
+    rows = session.scalars(query.order_by(Engagement.sent_at.desc(), Engagement.id.desc()).limit(limit))
     return [engagement_dict(session, e) for e in rows]
+
+
+def engagement_of(session: Session, account_id: int, engagement_id: int) -> dict:
+    e = session.get(Engagement, engagement_id)
+    if e is None or e.account_id != account_id:
+        raise NotFound(f"no engagement {engagement_id}")
+    return engagement_dict(session, e)
 
 
 def why(session: Session, account_id: int | None, message_id: str) -> list[dict]:
@@ -90,28 +104,46 @@ def why(session: Session, account_id: int | None, message_id: str) -> list[dict]
     } for d in session.scalars(query.order_by(Decision.id))]
 
 
-def recent(session: Session, limit: int) -> list[dict]:
+def recent(session: Session, limit: int, account_id: int | None = None) -> list[dict]:
     """The latest decisions, newest first (to find a Message-ID to ask `why` about)."""
-    rows = session.execute(select(Decision, ReceivedMessage.subject).join(
+    query = select(Decision, ReceivedMessage.subject).join(
         ReceivedMessage, ReceivedMessage.id == Decision.received_message_id)
-        .order_by(Decision.id.desc()).limit(limit))
+    if account_id is not None:
+        query = query.where(Decision.account_id == account_id)
+    rows = session.execute(query.order_by(Decision.id.desc()).limit(limit))
     return [{"message_id": d.message_id, "logging_address": d.logging_address, "reason": d.reason,
              "logged": d.reason == LOGGED, "decided_at": d.decided_at.isoformat(), "subject": subject}
             for d, subject in rows]
 
 
-def held(session: Session, account_id: int | None) -> list[dict]:
+def held(session: Session, account_id: int | None, after: tuple | None = None, limit: int | None = None) -> list[dict]:
+    """Oldest first; a page of `limit` after `after` = (received_at, id) when given (the API)."""
     query = select(ReceivedMessage).where(ReceivedMessage.status == "held")
     if account_id is not None:
         query = query.where(ReceivedMessage.account_id == account_id)
+    if after is not None:
+        query = query.where(or_(ReceivedMessage.received_at > after[0],
+                                and_(ReceivedMessage.received_at == after[0], ReceivedMessage.id > after[1])))
     return [{
         "id": m.id, "message_id": m.message_id, "logging_address": m.logging_address,
         "reason": m.reason, "explanation": explain(m.reason), "received_at": m.received_at.isoformat(),
         "subject": m.subject,
-    } for m in session.scalars(query.order_by(ReceivedMessage.received_at))]
+    } for m in session.scalars(query.order_by(ReceivedMessage.received_at, ReceivedMessage.id).limit(limit))]
 
 
 def contact_dict(session: Session, account_id: int, address: str) -> dict:
     contact = contact_by_email(session, account_id, address)
     return {"id": contact.id, "name": contact.name, "emails": contact_emails(session, contact.id),
             "company_id": contact.company_id}
+
+
+def user_dict(session: Session, user: User) -> dict:
+    addresses = current_addresses(session, user)
+    return {"id": user.id, "email": user.email, "name": user.name,
+            "aliases": sorted(user_addresses(session, user) - {user.email}),
+            "bcc_address": addresses.get("bcc"), "forward_address": addresses.get("forward")}
+
+
+def account_dict(account: Account) -> dict:
+    return {"id": account.id, "name": account.name, "create_contacts": account.create_contacts,
+            "log_all_from_contacts": account.log_all_from_contacts}

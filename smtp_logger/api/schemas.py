@@ -1,0 +1,234 @@
+"""The API's bodies as pydantic models: they validate what comes in, filter what goes out (a
+response never carries a field its model does not name) and are the OpenAPI document's
+schemas. Field names follow the command line's `--json` output.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Generic, Literal, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from smtp_logger.understand.addresses import is_valid_address, normalize_address
+
+T = TypeVar("T")
+
+
+def _address(value: str) -> str:
+    value = normalize_address(value)
+    if not value.isprintable() or " " in value or not is_valid_address(value):
+        raise ValueError("not a valid email address")
+    return value
+
+
+Email = Annotated[str, StringConstraints(min_length=3, max_length=320), AfterValidator(_address)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last one")
+
+
+class Attachment(BaseModel):
+    id: int
+    filename: str
+    content_type: str
+    size: int
+    sha256: str | None
+    stored: bool
+    inline: bool
+    content_id: str | None
+    reason: str | None = None
+
+
+class Company(BaseModel):
+    domain: str
+    name: str
+
+
+class Engagement(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    id: int
+    direction: Literal["incoming", "outgoing"]
+    subject: str
+    from_: str | None = Field(alias="from")
+    from_name: str | None
+    to: list[str]
+    cc: list[str]
+    sent_at: str = Field(description="ISO 8601, UTC")
+    thread_id: int
+    message_id: str | None
+    body_text: str
+    reply_text: str
+    has_html: bool
+    source: str
+    attachments: list[Attachment]
+    contacts: list[str]
+    companies: list[Company]
+    owner: str | None
+
+
+class Change(BaseModel):
+    """One entry of the change feed, in commit order."""
+
+    change: Literal["written", "updated", "deleted"]
+    engagement_id: int
+    at: str = Field(description="When the change was committed (ISO 8601, UTC)")
+    engagement: Engagement | None = Field(description="Its current state; null once deleted")
+
+
+class Feed(BaseModel):
+    items: list[Change]
+    next_cursor: str | None = Field(description="Pass as `since` to continue; null before any change")
+
+
+class DecisionOut(BaseModel):
+    logging_address: str
+    logged: bool
+    reason: str
+    explanation: str
+    engagement_id: int | None
+    decided_at: str
+
+
+class Held(BaseModel):
+    id: int
+    message_id: str | None
+    logging_address: str
+    reason: str
+    explanation: str
+    received_at: str
+    subject: str
+
+
+class Released(BaseModel):
+    id: int
+    status: Literal["logged", "not_logged"]
+    reason: str
+    engagement_id: int | None
+
+
+class User(BaseModel):
+    id: int
+    email: str
+    name: str | None
+    aliases: list[str]
+    bcc_address: str | None
+    forward_address: str | None
+
+
+class UserIn(BaseModel):
+    email: Email
+    name: Name | None = None
+    aliases: list[Email] = Field(default_factory=list, max_length=50)
+
+
+class AliasIn(BaseModel):
+    alias: Email
+
+
+class Contact(BaseModel):
+    id: int
+    name: str | None
+    emails: list[str]
+    company_id: int | None
+    retroactively_logged: int = Field(0, description="Held messages this change logged")
+
+
+class ContactIn(BaseModel):
+    email: Email
+    name: Name | None = None
+    emails: list[Email] = Field(default_factory=list, max_length=50, description="Other addresses")
+
+
+class EmailIn(BaseModel):
+    email: Email
+
+
+class MergeIn(BaseModel):
+    keep: Email
+    other: Email
+
+
+class BatchIn(BaseModel):
+    contacts: list[ContactIn] = Field(min_length=1, max_length=1000)
+
+
+class BatchItem(BaseModel):
+    email: str
+    status: Literal["created", "updated", "unchanged", "error"]
+    id: int | None = None
+    error: str | None = None
+
+
+class BatchOut(BaseModel):
+    results: list[BatchItem]
+    retroactively_logged: int
+
+
+class NeverLogIn(BaseModel):
+    value: Annotated[str, StringConstraints(min_length=1, max_length=320)] = Field(
+        description="An address or a domain")
+    user: Email | None = Field(None, description="Personal list of this user; account-wide when absent")
+
+
+class NeverLogOut(BaseModel):
+    value: str
+    user: str | None
+
+
+class Purged(BaseModel):
+    value: str
+    deleted: int
+
+
+class AccountOut(BaseModel):
+    id: int
+    name: str
+    create_contacts: bool
+    log_all_from_contacts: bool
+
+
+class AccountPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Name | None = None
+    create_contacts: bool | None = None
+    log_all_from_contacts: bool | None = None
+
+
+EventType = Literal["engagement.logged", "engagement.updated", "engagement.deleted", "message.held",
+                    "message.not_logged", "message.released"]
+
+
+class WebhookIn(BaseModel):
+    url: Annotated[str, StringConstraints(min_length=8, max_length=2000)]
+    events: list[EventType] = Field(default_factory=list, max_length=10, description="Empty: every type")
+    description: Annotated[str, StringConstraints(max_length=200)] = ""
+
+
+class Webhook(BaseModel):
+    id: int
+    url: str
+    events: list[EventType]
+    description: str
+    active: bool
+    disabled_reason: str | None
+    created_at: str
+
+
+class WebhookCreated(Webhook):
+    secret: str = Field(description="whsec_...: shown once; verify signatures with it (Standard Webhooks)")
+
+
+class Delivery(BaseModel):
+    id: int
+    event_id: int
+    webhook_id: str
+    type: str
+    attempt: int
+    outcome: Literal["delivered", "failed", "given_up", "gone"]
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+    attempted_at: str
