@@ -92,6 +92,8 @@ def decisions(account: Account, api: State,
               message_id: Annotated[str, Query(min_length=1, max_length=998)]):
     with api.unit() as session:
         rows = queries.why(session, account, message_id)
+    if not rows:
+        raise ApiProblem("not-found", "no message with that Message-ID was received for this account")
     return {"items": [dict(r, decided_at=pages.utc(r["decided_at"])) for r in rows], "next_cursor": None}
 
 
