@@ -64,6 +64,7 @@ class Deliverer:
     def stop(self, timeout: float = 15) -> None:
         self.stopping.set()
         self.wake.set()
+        outbox.forget(self.wake.set)
         if self.thread is not None:
             self.thread.join(timeout)
         self.client.close()
@@ -128,7 +129,7 @@ class Deliverer:
         if status == 410:
             webhooks.record_attempt(session, endpoint, event, hook_id, "gone", status, None, took)
             webhooks.disable(endpoint, "the receiver answered 410 Gone")
-            log.info("webhook_disabled", endpoint=endpoint.id, event=event.id)
+            log.info("webhook_disabled", endpoint=endpoint.id, event_id=event.id)
             return False
         return self._failed(session, endpoint, event, hook_id, status, error, took)
 
@@ -138,11 +139,11 @@ class Deliverer:
         if elapsed >= float(self.settings.webhook_retry_hours) * 3600:
             webhooks.record_attempt(session, endpoint, event, hook_id, "given_up", status, error, took)
             webhooks.advance(endpoint, event.id)
-            log.warning("webhook_given_up", endpoint=endpoint.id, event=event.id)
+            log.warning("webhook_given_up", endpoint=endpoint.id, event_id=event.id)
             return True
         webhooks.record_attempt(session, endpoint, event, hook_id, "failed", status, error, took)
         webhooks.failed(endpoint, self.schedule[min(endpoint.attempt, len(self.schedule) - 1)])
-        log.info("webhook_attempt_failed", endpoint=endpoint.id, event=event.id, status=status,
+        log.info("webhook_attempt_failed", endpoint=endpoint.id, event_id=event.id, status=status,
                  error=error and error.split(":")[0], attempt=endpoint.attempt)
         return False
 

@@ -45,6 +45,11 @@ def on_commit(listener: Callable[[], None]) -> None:
     _listeners.append(listener)
 
 
+def forget(listener: Callable[[], None]) -> None:
+    if listener in _listeners:
+        _listeners.remove(listener)
+
+
 def lock_account(session: Session, account_id: int) -> None:
     """Serialise event writers of one account until commit (no-op on SQLite)."""
     session.execute(select(Account.id).where(Account.id == account_id).with_for_update(key_share=True))

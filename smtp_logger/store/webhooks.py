@@ -62,7 +62,7 @@ def deliveries(session: Session, account_id: int, endpoint_id: int, before_id: i
         .where(WebhookDelivery.endpoint_id == endpoint_id)
     if before_id is not None:
         query = query.where(WebhookDelivery.id < before_id)
-    return list(session.execute(query.order_by(WebhookDelivery.id.desc()).limit(limit)).tuples())
+    return [tuple(row) for row in session.execute(query.order_by(WebhookDelivery.id.desc()).limit(limit))]
 
 
 # -- the delivering side ----------------------------------------------------------------------
