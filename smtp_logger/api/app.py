@@ -35,7 +35,12 @@ def create_app(settings, resolve=system_resolve) -> FastAPI:
         length = request.headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
             return problems.problem_response("too-large", f"at most {MAX_BODY} bytes", request.url.path)
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception as exc:  # a bug: answered and logged here, so no traceback (and no data) is logged
+            log.error("api_internal_error", error=exc.__class__.__name__, route=getattr(
+                request.scope.get("route"), "path", None))
+            return problems.problem_response("internal-error", None, request.url.path)
         route = request.scope.get("route")
         log.info("api_request", method=request.method, route=getattr(route, "path", None),
                  status=response.status_code, account=getattr(request.state, "account_id", None),

@@ -19,7 +19,7 @@ from smtp_logger.store import api_reads, outbox, queries
 
 router = APIRouter(prefix="/v1")
 Id = Annotated[int, Path(ge=1, le=pages.MAX_ID)]
-EmailPath = Annotated[str, Path(min_length=3, max_length=320)]
+EmailPath = Annotated[str, Path(min_length=3, max_length=320, json_schema_extra={"format": "email"})]
 
 
 def engagement_out(item: dict) -> dict:

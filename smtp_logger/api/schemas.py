@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 
 from smtp_logger.understand.addresses import is_valid_address, normalize_address
 
@@ -21,7 +21,8 @@ def _address(value: str) -> str:
     return value
 
 
-Email = Annotated[str, StringConstraints(min_length=3, max_length=320), AfterValidator(_address)]
+Email = Annotated[str, StringConstraints(min_length=3, max_length=320), AfterValidator(_address),
+                  WithJsonSchema({"type": "string", "format": "email", "minLength": 3, "maxLength": 320})]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
 
 

@@ -33,7 +33,7 @@ from smtp_logger.api.schemas import (
 from smtp_logger.store import accounts, contacts, privacy, queries, upserts
 
 router = APIRouter(prefix="/v1")
-EmailPath = Annotated[str, Path(min_length=3, max_length=320)]
+EmailPath = Annotated[str, Path(min_length=3, max_length=320, json_schema_extra={"format": "email"})]
 EntryPath = Annotated[str, Path(min_length=1, max_length=320)]
 
 
