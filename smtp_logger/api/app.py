@@ -56,4 +56,31 @@ def create_app(settings, resolve=system_resolve) -> FastAPI:
         return app.openapi_schema
 
     app.openapi = openapi
+    app.add_middleware(BodyLimit)
     return app
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """Stops reading a body past MAX_BODY even without a Content-Length (chunked uploads)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        seen = 0
+
+        async def limited():
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > MAX_BODY:
+                raise _TooLarge()
+            return message
+
+        await self.app(scope, limited, send)
