@@ -1,8 +1,6 @@
-"""The HTTP API (v1): the command line's twin for a CRM, on the same store functions, with
-Bearer API keys scoped to one account; webhooks are delivered by run/webhooks.py.
-
-Built on FastAPI (Starlette underneath, served by uvicorn) rather than bare Starlette: the
-OpenAPI 3.1 document is generated from the same pydantic models that validate every request
-and filter every response, so the document kept in docs/openapi.json cannot drift from what
-the server does (schemathesis holds it to that). May import run, store and below; not cli.
+"""The HTTP API (v1): the command line's twin for a CRM, on the same store functions, behind
+Bearer keys scoped to one account. FastAPI (Starlette underneath, served by uvicorn) rather than
+bare Starlette: the OpenAPI 3.1 document comes from the pydantic models that validate each
+request and filter each response, so docs/openapi.json cannot drift from the server.
+May import run, store and below; not cli (its sibling).
 """

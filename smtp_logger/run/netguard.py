@@ -1,9 +1,7 @@
-"""The webhook URL guard against server-side request forgery: a URL is used only when every
-address its host resolves to is a public one; loopback, private, link-local, multicast and
-reserved addresses (IPv4-mapped ones too) are refused, and so is plain http, unless
-webhook_allow_private_networks is set (development and tests). Checked when an endpoint is
-created and again before every delivery, which then connects to the address it checked (a DNS
-answer that changes in between cannot point it inward).
+"""The webhook URL guard against server-side request forgery: a URL is used only when every address
+its host resolves to is public (loopback, private, link-local, multicast, reserved and their
+IPv4-mapped forms are refused, and so is plain http) unless webhook_allow_private_networks is set.
+Checked at creation and before every attempt, which then connects to the address it checked.
 """
 
 from __future__ import annotations

@@ -1,11 +1,8 @@
-"""Webhook delivery, after commit, from the outbox: a thread that leases one endpoint at a time
-and sends its events in event order (the order their changes committed), signed the Standard
-Webhooks way (`webhook-id` = the event's, kept on every retry; `webhook-timestamp`;
-`webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`). The cursor moves past
-an event only after a 2xx (at least once: a crash before that sends it again); a failure
-waits `webhook_retry_schedule` (the last value repeats) for up to `webhook_retry_hours`, then
-that event is given up; 410 Gone disables the endpoint. Every attempt is re-checked by the
-SSRF guard and connects to the address it checked. Logs carry ids, never payloads or URLs.
+"""Webhook delivery from the outbox, after commit: one endpoint leased at a time, its events sent
+in event (= commit) order, signed the Standard Webhooks way (`webhook-id` kept on every retry).
+The cursor passes an event only after a 2xx (at least once); failures wait
+`webhook_retry_schedule` for up to `webhook_retry_hours`, then the event is given up; 410 Gone
+disables the endpoint. Each attempt is re-checked by the SSRF guard. Logs carry ids only.
 """
 
 from __future__ import annotations

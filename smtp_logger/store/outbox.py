@@ -1,9 +1,7 @@
-"""The event outbox: store functions that change what a CRM mirrors (an engagement written,
-purged or re-associated; a message held, not logged, released) call `record`, and the events
-are inserted at commit, in the same transaction as the change, so an event exists exactly when
-its change does. Before taking ids the account rows are locked (PostgreSQL; SQLite has one
-writer anyway), so event ids grow in commit order per account: the change feed and the webhook
-cursors never skip one. Payloads carry ids and what a CRM renders, never the raw message.
+"""The event outbox: store functions that change what a CRM mirrors call `record`; the events are
+inserted at commit, in the transaction of the change, after the account rows are locked (on
+PostgreSQL; SQLite has one writer), so event ids grow in commit order per account and a cursor
+over them never skips one. Payloads carry ids and what a CRM renders, never the raw message.
 SQL only; delivering is run/webhooks.py's job.
 """
 
