@@ -49,7 +49,9 @@ def forget(listener: Callable[[], None]) -> None:
 
 
 def lock_account(session: Session, account_id: int) -> None:
-    """Serialise event writers of one account until commit (no-op on SQLite)."""
+    """Serialise event writers of one account until commit (SQLite has one writer already)."""
+    if session.get_bind().dialect.name == "sqlite":
+        return
     session.execute(select(Account.id).where(Account.id == account_id).with_for_update(key_share=True))
 
 
