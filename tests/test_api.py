@@ -185,3 +185,34 @@ def test_users_never_log_and_account_endpoints(receiver, crm):
     assert changed["create_contacts"] is False and changed["name"] == "Acme CRM"
     assert receiver.cli.json("account", "show")["create_contacts"] is False
     problem(crm.patch("/v1/account", json={"bogus": 1}), 422, "invalid-request")
+
+
+def test_smtp_logger_api_serves_alone_and_stops_on_sigterm(tmp_path, cli):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from .conftest import free_port
+
+    key = new_key(cli)
+    port = free_port()
+    process = subprocess.Popen([str(Path(sys.executable).parent / "smtp-logger"), "api", "--port", str(port)],
+                               env={**os.environ, **cli.env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/v1/account", headers={"Authorization": f"Bearer {key}"})
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline and process.poll() is None, "smtp-logger api did not start"
+                time.sleep(0.1)
+        assert answer.status_code == 200 and answer.json()["name"] == "Default account"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+    assert b"Traceback" not in process.stderr.read()

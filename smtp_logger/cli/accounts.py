@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import click
 
-from smtp_logger.cli.base import Context, emit, main, pass_ctx
-from smtp_logger.cli.companions import api_server
-from smtp_logger.run.webhooks import Deliverer
+from smtp_logger.cli.base import Context, UserError, emit, main, pass_ctx
+from smtp_logger.cli.companions import Companions, run_until_signalled
 from smtp_logger.store import accounts, api_keys, queries
 
 # -- accounts -------------------------------------------------------------------------------
@@ -85,8 +84,7 @@ def api_keys_revoke(obj: Context, key_id, as_json):
 def api(obj: Context, host, port):
     """Run the HTTP API (OpenAPI at /v1/openapi.json) and the webhook deliverer."""
     obj.prepare()
-    deliverer = Deliverer(obj.settings).start()
     try:
-        api_server(obj.settings, host, port or obj.settings.api_port or 8025).run()
-    finally:
-        deliverer.stop()
+        run_until_signalled(Companions(obj.settings, host, port or obj.settings.api_port or 8025))
+    except RuntimeError as exc:
+        raise UserError(str(exc)) from exc

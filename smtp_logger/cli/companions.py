@@ -6,6 +6,7 @@ import string, as it loads any ASGI app.
 
 from __future__ import annotations
 
+import signal
 import threading
 
 import uvicorn
@@ -23,12 +24,12 @@ def api_server(settings, host: str | None = None, port: int | None = None) -> uv
 
 
 class Companions:
-    def __init__(self, settings):
+    def __init__(self, settings, host: str | None = None, port: int | None = None):
         self.deliverer = Deliverer(settings).start()
         self.api: uvicorn.Server | None = None
         self.thread: threading.Thread | None = None
-        if settings.api_port:
-            self.api = api_server(settings)
+        if port or settings.api_port:
+            self.api = api_server(settings, host, port)
             self.thread = threading.Thread(target=self.api.run, name="smtp-logger-api", daemon=True)
             self.thread.start()
 
@@ -37,3 +38,16 @@ class Companions:
             self.api.should_exit = True
             self.thread.join(15)
         self.deliverer.stop()
+
+
+def run_until_signalled(companions: Companions) -> None:
+    """`smtp-logger api`: serve until SIGTERM or SIGINT, then stop both and return (exit 0)."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        while not stop.wait(0.5):
+            if companions.thread is not None and not companions.thread.is_alive():
+                raise RuntimeError("the API server stopped (is its port taken?)")
+    finally:
+        companions.stop()
