@@ -60,6 +60,9 @@ def test_a_wrong_type_in_the_file_is_named_with_the_file(tmp_path):
     path.write_text('port = "2525"\nworkers = 2\n')
     line = one_error_line(run("users", "list", config=path), 2)
     assert line == f"error: {path}: port: expected an integer, got '2525' (str)"
+    path.write_text("tls_key = 918273645\n")  # a secret's value is not shown, even when wrong
+    line = one_error_line(run("users", "list", config=path), 2)
+    assert line == f"error: {path}: tls_key: expected a string, got *** (int)"
 
 
 def test_an_unreadable_or_invalid_configuration_file_is_named(tmp_path):
@@ -106,6 +109,8 @@ def test_db_upgrade_with_an_unreachable_database_exits_2_without_its_password(tm
     line = one_error_line(run("db", "upgrade", env={"SMTP_LOGGER_DATABASE_URL": url}), 2)
     assert line.startswith(f"error: database_url: cannot connect to postgresql+psycopg://smtp:***@127.0.0.1:{closed}/crm")
     assert "hunter2" not in line
+    line = one_error_line(run("db", "upgrade", env={"SMTP_LOGGER_DATABASE_URL": f"sqlite:///{tmp_path}/no/crm.db"}), 2)
+    assert line == f"error: database_url: {tmp_path}/no does not exist (SQLite does not make folders)"
 
 
 def test_bad_command_input_still_exits_1_with_one_line(tmp_path):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -78,6 +79,16 @@ RANGES = {"port": (1, 65535), "metrics_port": (0, 65535)}
 _TYPE_WORDS = {"str": "a string", "int": "an integer", "float": "a number", "bool": "true or false",
                "list[str]": "a list of strings"}
 _ENV_ONLY = {"CONFIG"}  # SMTP_LOGGER_CONFIG names the file; it is not a setting
+# Settings whose values are never shown (in `config check`, or in a problem's message).
+SECRET_NAME = re.compile(r"password|passwd|secret|token|(^|_)keys?($|_)")
+
+
+def is_secret(name: str) -> bool:
+    return bool(SECRET_NAME.search(name))
+
+
+def _shown(name: str, value) -> str:
+    return "***" if is_secret(name) else repr(value)
 
 
 @dataclass(frozen=True)
@@ -111,48 +122,48 @@ def _type_name(typ) -> str:
     return typ if isinstance(typ, str) else getattr(typ, "__name__", str(typ))
 
 
-def _coerce(raw: str, typ) -> object:
+def _coerce(name: str, raw: str, typ) -> object:
     """An environment variable's text as the setting's type (ValueError says what was expected)."""
-    name = _type_name(typ)
-    if name == "bool":
+    kind = _type_name(typ)
+    if kind == "bool":
         if raw.lower() in ("1", "true", "yes", "on"):
             return True
         if raw.lower() in ("0", "false", "no", "off", ""):
             return False
-    elif name in ("int", "float"):
+    elif kind in ("int", "float"):
         try:
-            return int(raw) if name == "int" else float(raw)
+            return int(raw) if kind == "int" else float(raw)
         except ValueError:
             pass
-    elif name.startswith("list"):
+    elif kind.startswith("list"):
         return [item.strip() for item in raw.split(",") if item.strip()]
     else:
         return raw
-    raise ValueError(f"expected {_TYPE_WORDS[name]}, got {raw!r}")
+    raise ValueError(f"expected {_TYPE_WORDS[kind]}, got {_shown(name, raw)}")
 
 
-def _type_problem(value, typ) -> str | None:
+def _type_problem(name: str, value, typ) -> str | None:
     """Why a TOML value does not fit the setting's type (None: it fits, or the type is one this
     check does not know, which the dataclass then takes as given)."""
-    name = _type_name(typ)
-    allowed = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,), "list[str]": (list,)}.get(name)
+    kind = _type_name(typ)
+    allowed = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,), "list[str]": (list,)}.get(kind)
     if allowed is None:
         return None
-    fits = isinstance(value, allowed) and not (isinstance(value, bool) and name != "bool")
-    if fits and name == "list[str]":
+    fits = isinstance(value, allowed) and not (isinstance(value, bool) and kind != "bool")
+    if fits and kind == "list[str]":
         fits = all(isinstance(item, str) for item in value)
     if fits:
         return None
-    return f"expected {_TYPE_WORDS[name]}, got {value!r} ({type(value).__name__})"
+    return f"expected {_TYPE_WORDS[kind]}, got {_shown(name, value)} ({type(value).__name__})"
 
 
 def _value_problem(name: str, value) -> str | None:
     if name in CHOICES and value not in CHOICES[name]:
-        return f"{value!r} is not one of {', '.join(CHOICES[name])}"
+        return f"{_shown(name, value)} is not one of {', '.join(CHOICES[name])}"
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         low, high = RANGES.get(name, (0, None))
         if value < low or (high is not None and value > high):
-            return f"{value} is out of range ({low}..{high if high is not None else ''})"
+            return f"{_shown(name, value)} is out of range ({low}..{high if high is not None else ''})"
     return None
 
 
@@ -182,14 +193,14 @@ def read_config(config_file: str | Path | None = None, environ: dict | None = No
             problems.append(Problem(name, str(path), "unknown setting" + (f" (did you mean {hint[0]}?)" if hint else "")))
             continue
         values[name], sources[name] = value, str(path)
-        wrong = _type_problem(value, known[name]) or _value_problem(name, value)
+        wrong = _type_problem(name, value, known[name]) or _value_problem(name, value)
         if wrong:
             problems.append(Problem(name, str(path), wrong))
     for name, typ in known.items():
         variable = ENV_PREFIX + name.upper()
         if variable in environ:
             try:
-                values[name], sources[name] = _coerce(environ[variable], typ), variable
+                values[name], sources[name] = _coerce(name, environ[variable], typ), variable
             except ValueError as exc:
                 values[name], sources[name] = environ[variable], variable
                 problems.append(Problem(name, variable, str(exc)))

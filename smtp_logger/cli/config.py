@@ -12,13 +12,13 @@ import re
 import socket
 import ssl
 import tempfile
+from pathlib import Path
 
 import click
 
-from smtp_logger.base.config import Problem, Settings, read_config
+from smtp_logger.base.config import Problem, Settings, is_secret, read_config
 from smtp_logger.cli.base import ConfigProblem, main, pass_ctx
 
-SECRET_NAME = re.compile(r"password|passwd|secret|token|(^|_)keys?($|_)")
 URL_PASSWORD = re.compile(r"(://[^/@:\s]*:)[^@/\s]*@")
 MASK = "***"
 DB_CONNECT_TIMEOUT = 5  # seconds
@@ -30,7 +30,7 @@ def mask(name: str, value):
         return [mask(name, item) for item in value]
     if not isinstance(value, str) or not value:
         return value
-    if SECRET_NAME.search(name):
+    if is_secret(name):
         return MASK
     return URL_PASSWORD.sub(rf"\g<1>{MASK}@", value)
 
@@ -65,20 +65,25 @@ def tls_problems(settings) -> list[Problem]:
     return []
 
 
-def data_dir_problems(settings) -> list[Problem]:
-    """data_dir is a folder we can write in, or can be created (checked without creating it)."""
-    path = settings.data_path
+def _folder_problem(key: str, path: Path) -> Problem | None:
+    """path is a folder we can write in, or one we could create (checked without creating it)."""
     existing = path
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():
-        return [Problem("data_dir", "", f"{path}: {existing} is not a folder")]
+        return Problem(key, "", f"{path}: {existing} is not a folder")
     try:
         with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as exc:
-        return [Problem("data_dir", "", f"{path}: cannot write in {existing}: {exc.strerror or exc}")]
-    return []
+        return Problem(key, "", f"{path}: cannot write in {existing}: {exc.strerror or exc}")
+    return None
+
+
+def data_dir_problems(settings) -> list[Problem]:
+    """data_dir (the spool, the embedded database, raw mail) can be written."""
+    problem = _folder_problem("data_dir", settings.data_path)
+    return [problem] if problem else []
 
 
 def listen_problems(settings) -> list[Problem]:
@@ -102,12 +107,22 @@ def listen_problems(settings) -> list[Problem]:
 
 
 def database_problems(settings, timeout: float = DB_CONNECT_TIMEOUT) -> list[Problem]:
-    """The database answers (the embedded SQLite file is made on demand: data_dir covers it)."""
+    """The database answers. A SQLite file is made on demand: then its folder must be writable
+    (the embedded one, in data_dir, is data_dir's check)."""
     if not settings.database_url:
         return []
     from sqlalchemy import create_engine
     from sqlalchemy.pool import NullPool
     url = settings.database_url
+    if url.startswith("sqlite"):
+        from sqlalchemy.engine import make_url
+        database = make_url(url).database
+        if database and database != ":memory:" and not Path(database).exists():
+            folder = Path(database).resolve().parent
+            if not folder.is_dir():
+                return [Problem("database_url", "", f"{folder} does not exist (SQLite does not make folders)")]
+            problem = _folder_problem("database_url", folder)
+            return [problem] if problem else []
     engine = None
     try:
         args = {"connect_timeout": max(1, int(timeout))} if url.startswith("postgresql") else {}
