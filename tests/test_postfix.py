@@ -1,8 +1,9 @@
 """smtp_logger behind a REAL Postfix (Debian's), configured with deploy/postfix/ as shipped: a
 client talks SMTP to Postfix, which verifies the recipient against our LMTP port and relays the
-logging domain to it; the message ends LOGGED on the timeline, and an unknown token is refused
-at Postfix's RCPT. Postfix runs with its own config, queue and data folders in a temporary
-folder (never the system's) and is stopped at the end; the test skips where it cannot run."""
+logging domain to it; the message ends LOGGED on the timeline, an unknown token is refused at
+Postfix's RCPT, and while smtp_logger is down Postfix answers "try later". Postfix runs with its
+own config, queue and data folders in a temporary folder (never the system's) and is stopped at
+the end; the test skips where it cannot run."""
 
 from __future__ import annotations
 
@@ -160,3 +161,10 @@ def test_client_to_postfix_to_smtp_logger_lmtp_is_logged_and_unknown_tokens_are_
     finally:
         code, _, err = stop(receiver)
     assert code == 0, err[-2000:]
+    # smtp_logger down: Postfix cannot ask, so it says "try later" (never accepts, never bounces)
+    forward = cli.json("users", "add", "other@example.com")["forward_address"]
+    with smtplib.SMTP("127.0.0.1", smtp_port, timeout=60) as client:
+        client.ehlo("client.example")
+        assert client.mail("other@example.com")[0] == 250
+        code, text = client.rcpt(forward)
+        assert code == 450, (code, text)
