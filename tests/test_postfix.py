@@ -80,6 +80,8 @@ def _why_not() -> str | None:
         return f"Postfix is not installed ({POSTFIX}; apt-get install postfix)"
     if os.geteuid() != 0:
         return "Postfix's master must be started as root"
+    if not Path("/etc/postfix/postfix-files").exists():  # meta_directory: the package's file list
+        return "/etc/postfix/postfix-files is missing (Debian's postfix package installs it)"
     try:
         import grp
         import pwd
