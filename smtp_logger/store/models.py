@@ -133,7 +133,8 @@ class Contact(Base):
     name: Mapped[str | None] = mapped_column(String(200))
     company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    created_by: Mapped[str] = mapped_column(String(40), default="admin")  # admin | bcc | forward
+    # admin, or the delivery that created it: bcc | manual_forward (never auto_copy)
+    created_by: Mapped[str] = mapped_column(String(40), default="admin")
 
 
 class ContactEmail(Base):
@@ -201,7 +202,7 @@ class Engagement(Base):
     reply_text: Mapped[str] = mapped_column(Text, default="")
     message_id: Mapped[str | None] = mapped_column(String(998))
     dedup_key: Mapped[str] = mapped_column(String(998))
-    source: Mapped[str] = mapped_column(String(20))  # bcc | forward | auto_copy
+    source: Mapped[str] = mapped_column(String(20))  # the delivery: bcc | manual_forward | auto_copy
     received_message_id: Mapped[int | None] = mapped_column(ForeignKey("received_messages.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -242,7 +243,7 @@ class ReceivedMessage(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     spool_id: Mapped[str] = mapped_column(String(64))
     logging_address: Mapped[str] = mapped_column(String(320))
-    way: Mapped[str] = mapped_column(String(10))  # bcc | forward
+    address_kind: Mapped[str] = mapped_column(String(10))  # the logging address's kind: bcc | forward
     message_id: Mapped[str | None] = mapped_column(String(998), index=True)
     mail_from: Mapped[str] = mapped_column(String(998), default="")
     raw_sha256: Mapped[str] = mapped_column(String(64))
