@@ -1,10 +1,11 @@
-"""In-process CPU cost of deciding: spools N messages for one user on a fresh SQLite (or the
-given) database, then runs the workers' pipeline over them in batches of 16 in this process
-and prints CPU ms per message (time.process_time, so another process's load counts little).
+"""In-process CPU cost of deciding: spools N messages for one user on a fresh SQLite database,
+then runs the workers' pipeline over them in batches of 16 (as the workers claim them) in this
+process and prints CPU ms per message (time.process_time: other processes' load counts little).
 
 Loads: `logged` (BCC'd to two customers: LOGGED, contacts created), `internal` (BCC'd to a
 colleague: NO_EXTERNAL_RECIPIENTS), `attached` (logged, with a 20 KB attachment).
-Usage: .venv/bin/python bench/pipeline_cpu.py [--count N] [--db-url URL] 2>/dev/null
+Usage: .venv/bin/python bench/pipeline_cpu.py [--count N] [--batch N] 2>/dev/null
+To compare with other code: PIPELINE_CPU_CODE=/path/to/a/checkout (its smtp_logger is used).
 """
 
 from __future__ import annotations
@@ -45,11 +46,9 @@ def _message(load: str, i: int) -> bytes:
     return m.as_bytes()
 
 
-def run(load: str, count: int, db_url: str | None, batch: int) -> float:
+def run(load: str, count: int, batch: int) -> float:
     with tempfile.TemporaryDirectory(prefix="pipeline-cpu-") as tmp:
         env = {"SMTP_LOGGER_DATA_DIR": tmp, "SMTP_LOGGER_WORKER_PROCESSES": "0"}
-        if db_url:
-            env["SMTP_LOGGER_DATABASE_URL"] = db_url
         settings = load_settings(environ=env)
         upgrade(settings.db_url)
         sessions = session_factory(settings.db_url)
@@ -75,13 +74,12 @@ def run(load: str, count: int, db_url: str | None, batch: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=1000)
-    parser.add_argument("--db-url", default=None, help="default: a fresh SQLite file")
     parser.add_argument("--loads", default="logged,internal,attached")
     parser.add_argument("--batch", type=int, default=BATCH, help="deliveries per batch (1: one by one)")
     args = parser.parse_args()
     configure("json", "info")  # as a worker logs; send stderr elsewhere
     for load in args.loads.split(","):
-        print(f"{load:9} {run(load, args.count, args.db_url, args.batch):6.2f} CPU ms/message ({args.count} messages)")
+        print(f"{load:9} {run(load, args.count, args.batch):6.2f} CPU ms/message ({args.count} messages)")
 
 
 if __name__ == "__main__":

@@ -25,8 +25,10 @@ RETRIES = 5
 
 class AttachmentsNotSaved(RuntimeError):
     """An email is to be logged whose attachment files were not written before the write
-    transaction (its candidate was built again inside it, after a directory change): the
-    transaction is given up and the delivery retried, which builds and saves first."""
+    transaction: its candidate was built again inside it after a directory change that made
+    someone on it external (no command removes an internal address today, so this guards the
+    promise rather than handles a case). The transaction is given up; the delivery's retry
+    (one by one, or the worker's) builds and saves first."""
 
 
 @dataclass
