@@ -81,8 +81,9 @@ def _notice_parts(draft: Draft, language: str) -> tuple[str, list[tuple[str, str
     w, facts = noticewords.words(language), draft.facts
     intro = w["intro_logged" if draft.reason == LOGGED else "intro"].format(
         address=facts.get("logging_address", ""))
+    message_id = f"<{facts['message_id']}>" if facts.get("message_id") else ""
     rows = [(w["subject"], facts.get("subject") or w["no_subject"]), (w["date"], _date(facts.get("date"))),
-            (w["from"], _sender(facts)), (w["message_id"], f"<{facts['message_id']}>" if facts.get("message_id") else "")]
+            (w["from"], _sender(facts)), (w["message_id"], message_id)]
     if facts.get("detail") and draft.reason not in PLAIN_DETAIL:
         rows.append((w["details"], facts["detail"]))
     fix = noticewords.fix(draft.reason, language, **_fix_values(facts))

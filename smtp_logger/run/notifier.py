@@ -27,9 +27,11 @@ DIGEST_EVERY = 60.0  # seconds between looks for digests that are due
 MAX_DELAY = 3600.0
 
 
-def lease_for(settings) -> timedelta:
-    """Long enough for a whole batch to time out one by one: a live sender is never overtaken."""
-    return timedelta(seconds=settings.notify_smtp_timeout * (BATCH + 2))
+def lease_for(settings, count: int) -> timedelta:
+    """Long enough for every step of a batch's conversation to time out one after the other
+    (connect, EHLO, STARTTLS, AUTH; then MAIL, RCPT, DATA and the message for each notice), so
+    a live sender is never overtaken."""
+    return timedelta(seconds=settings.notify_smtp_timeout * 4 * (count + 1))
 
 
 def retry_delay(settings, attempts: int) -> timedelta:
@@ -134,7 +136,9 @@ class Notifier:
         self.thread = threading.Thread(target=self.run, name="smtp-logger-notifier", daemon=True)
         self.thread.start()
 
-    def stop(self, timeout: float = 30) -> None:
+    def stop(self, timeout: float = 5) -> None:
+        """Stop after the current round; a round stuck on a slow relay is left to its timeout
+        (the outbox keeps its notices; the claim's lease hands them to the next sender)."""
         self.stop_event.set()
         if self.thread is not None:
             self.thread.join(timeout)
@@ -158,7 +162,7 @@ class Notifier:
                 if outbox.make_digests(session, now, outbox.digest_cutoff(now, self.settings.notify_digest_hour)):
                     session.commit()
         with self.sessions() as session:
-            claimed = outbox.claim(session, now, lease_for(self.settings), BATCH)
+            claimed = outbox.claim(session, now, lambda count: lease_for(self.settings, count), BATCH)
             session.commit()
         if not claimed:
             return False

@@ -23,6 +23,8 @@ from smtp_logger.store.rows import defer, insert_id
 from smtp_logger.understand.addresses import domain_of
 from smtp_logger.understand.companies import FREE_MAIL_DOMAINS
 
+AUTOMATIC = ("BOUNCE", "AUTO_REPLY")  # classifications of mail written by machines: never answered
+
 
 @dataclass(frozen=True)
 class _Pending:
@@ -54,7 +56,7 @@ def consider(session: Session, settings, account_id: int, user_id: int, received
     confirmation = c.confirmation if c is not None else None
     defer(session, _enqueue_all, _Pending(
         settings, account_id, user_id, received_id, decision.reason, decision.detail,
-        way=c.way if c else None, automatic=bool(c and c.automatic),
+        way=c.way if c else None, automatic=bool(c and c.automatic and c.automatic[0] in AUTOMATIC),
         from_name=c.from_.name if c and c.from_ else None,
         from_address=c.from_.address if c and c.from_ else None,
         sent_at=c.sent_at.isoformat() if c and c.sent_at else None,
@@ -111,12 +113,12 @@ def _situation(session: Session, item: _Pending, user: User, account: Account, n
 
 
 def _enqueue(session: Session, item: _Pending, now: datetime) -> None:
+    attachments = _left_out(session, item) if item.reason == LOGGED else []
+    if item.reason == LOGGED and not attachments:
+        return  # the common case: everything was stored
     if session.scalar(select(exists().where(Notice.received_message_id == item.received_id,
                                             Notice.reason == item.reason))):
         return  # told already (a held message decided again the same way)
-    attachments = _left_out(session, item) if item.reason == LOGGED else []
-    if item.reason == LOGGED and not attachments:
-        return
     # One user's notices are counted and written one transaction at a time (PostgreSQL: the
     # row lock), so the hourly cap holds with several workers; SQLite writes one at a time anyway.
     user = session.scalars(select(User).where(User.id == item.user_id).with_for_update()).one()

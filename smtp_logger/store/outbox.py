@@ -7,6 +7,7 @@ claim is a conditional UPDATE. SQL only; the caller owns the transaction.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, delete, or_, select, update
@@ -16,16 +17,19 @@ from smtp_logger.store.models import Account, Notice, User
 from smtp_logger.store.rows import insert_id
 
 
-def claim(session: Session, now: datetime, lease: timedelta, limit: int) -> list[Notice]:
-    """Take up to `limit` due notices for sending until now + lease: queued ones whose time has
-    come, and ones whose sender's lease ran out (it died while sending)."""
+def claim(session: Session, now: datetime, lease: Callable[[int], timedelta], limit: int) -> list[Notice]:
+    """Take up to `limit` due notices for sending until now + lease(how many): queued ones whose
+    time has come, and ones whose sender's lease ran out (it died while sending)."""
     fresh = and_(Notice.status == "queued", or_(Notice.next_attempt_at.is_(None), Notice.next_attempt_at <= now))
     stale = and_(Notice.status == "sending", Notice.claimed_until < now)
     ids = list(session.scalars(select(Notice.id).where(or_(fresh, stale)).order_by(Notice.id).limit(limit)))
+    if not ids:
+        return []
+    until = now + lease(len(ids))
     claimed = []
     for notice_id in ids:
         taken = session.execute(update(Notice).where(Notice.id == notice_id, or_(fresh, stale)).values(
-            status="sending", claimed_until=now + lease, attempts=Notice.attempts + 1))
+            status="sending", claimed_until=until, attempts=Notice.attempts + 1))
         if taken.rowcount == 1:
             claimed.append(notice_id)
     return list(session.scalars(select(Notice).where(Notice.id.in_(claimed)).order_by(Notice.id)))
