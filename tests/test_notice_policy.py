@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timezone
+from email.message import EmailMessage
 
 import pytest
 
 from smtp_logger.decide.notices import Plan, Situation, notice_for, resolve_notify
 from smtp_logger.decide.noticetext import Draft, render
 from smtp_logger.understand.classify import classify
+from smtp_logger.understand.classify.notices import notice_reference
 
 OWN = frozenset({"ours.example"})
 S = Situation(reason="ORIGINAL_NOT_FOUND", own_domains=OWN)
@@ -108,3 +110,30 @@ def test_a_digest_lists_each_message():
     assert msg["Subject"] == "Niet gelogd: 3 e-mails (dagelijks overzicht)"
     text = msg.get_body(("plain",)).get_content()
     assert all(f"Fwd: {i}" in text for i in range(3)) and text.count("Nog niet gelogd") == 3
+
+
+def _notice() -> EmailMessage:
+    return render(Draft(77, "notice", "AUTH_FAILED", "alice@ours.example", FACTS), "n@ours.example", "h",
+                  datetime(2026, 11, 23, tzinfo=timezone.utc))
+
+
+def test_a_bounced_notice_is_recognised_by_its_returned_headers():
+    dsn = EmailMessage()
+    dsn["From"] = "MAILER-DAEMON@relay.example"
+    dsn["Subject"] = "Undelivered Mail Returned to Sender"
+    dsn.set_content("This is the mail system at host relay.example.\n\nI'm sorry to have to inform you...")
+    headers = "".join(f"{k}: {v}\n" for k, v in _notice().items())
+    dsn.add_attachment(headers.encode(), maintype="text", subtype="rfc822-headers")
+    assert notice_reference(dsn) == "77"
+
+
+def test_a_notice_forwarded_inline_in_base64_is_recognised():
+    forward = EmailMessage()
+    forward["From"] = "alice@ours.example"
+    forward["Subject"] = "Fwd: Not logged"
+    forward.set_content("see below\n\n" + _notice().get_body(("plain",)).get_content(), cte="base64")
+    assert notice_reference(forward) == "77"
+    forward.replace_header("Subject", "no notice here")
+    plain = EmailMessage()
+    plain.set_content("We talked about the smtp logger notice yesterday.", cte="base64")
+    assert notice_reference(plain) is None

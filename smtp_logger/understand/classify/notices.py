@@ -15,28 +15,36 @@ PART_LIMIT = 200
 TEXT_LIMIT = 1_000_000  # characters of one text part searched for the footer line
 _MARKER = re.compile(re.escape(NOTICE_HEADER) + r"\s*:\s*([A-Za-z0-9._-]{1,64})", re.IGNORECASE)
 _TEXTUAL = ("text/plain", "text/html", "text/rfc822-headers", "message/rfc822-headers")
+_ENCLOSING = ("message/rfc822", "message/global")
+_NAME = "Smtp-Logger-Notice"  # as the footer prints it: a cheap look before the search
 
 
 def _text_of(part: Message) -> str:
-    """The part's text (7/8-bit as it is; quoted-printable and base64 decoded)."""
-    try:
-        payload = part.get_payload()
-        if not isinstance(payload, str):
-            return ""
-        if str(part.get("content-transfer-encoding", "")).strip().lower() in ("base64", "quoted-printable"):
-            data = part.get_payload(decode=True) or b""
-            return data[:TEXT_LIMIT].decode("utf-8", "replace")
-        return payload[:TEXT_LIMIT]
-    except Exception:
+    """The part's text, decoded only when it may hold the footer line: a 7/8-bit or
+    quoted-printable part is first searched as it is (the footer line is short, so
+    quoted-printable keeps it whole), base64 is always decoded."""
+    payload = part.get_payload()
+    if not isinstance(payload, str):
         return ""
+    encoding = str(part.get("content-transfer-encoding", "")).strip().lower()
+    if encoding != "base64":
+        return payload[:TEXT_LIMIT] if _NAME in payload else ""
+    return (part.get_payload(decode=True) or b"")[:TEXT_LIMIT].decode("utf-8", "replace")
+
+
+def _header_reference(msg) -> str | None:
+    value = str(msg.get(NOTICE_HEADER) or "").split() if isinstance(msg, Message) else []
+    return value[0][:64] if value else None
 
 
 def _reference_in(part: Message) -> str | None:
+    """Our header on an enclosed message, or the footer line in a text part."""
     try:
-        value = str(part.get(NOTICE_HEADER) or "").split()
-        if value:
-            return value[0][:64]
-        if part.get_content_type() in _TEXTUAL:
+        ctype = part.get_content_type()
+        if ctype in _ENCLOSING:
+            inner = part.get_payload()
+            return _header_reference(inner[0] if isinstance(inner, list) and inner else inner)
+        if ctype in _TEXTUAL:
             found = _MARKER.search(_text_of(part))
             return found.group(1) if found else None
     except Exception:  # a broken part is not one of ours
@@ -47,15 +55,14 @@ def _reference_in(part: Message) -> str | None:
 def notice_reference(msg: Message) -> str | None:
     """The id of the notice of ours this message is or carries, else None."""
     try:
+        reference = _header_reference(msg)
         for count, part in enumerate(msg.walk()):  # walk() descends into enclosed messages
-            if count >= PART_LIMIT:
+            if reference or count >= PART_LIMIT:
                 break
             reference = _reference_in(part)
-            if reference:
-                return reference
+        return reference
     except Exception:  # a structure too broken to walk is not one of ours
         return None
-    return None
 
 
 def detect_own_notice(msg: Message) -> str | None:
