@@ -5,11 +5,11 @@ told through the same call once their code exists."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from smtp_logger.base.config import Settings
 from smtp_logger.decide.rules import Decision
-from smtp_logger.store import accounts, lifecycle, notices
+from smtp_logger.store import accounts, lifecycle, notices, outbox
 from smtp_logger.store.db import session_factory
 from smtp_logger.store.models import Notice
 
@@ -69,3 +69,33 @@ def test_no_relay_no_notices(db_url):
         notices.consider(session, Settings(), user.account_id, user.id, received_id, decision)
         session.commit()
     assert _outbox(sessions) == []
+
+
+def test_the_daily_digest_takes_what_waited_since_before_the_digest_hour(db_url):
+    sessions = session_factory(db_url)
+    with sessions() as session:
+        account = accounts.default_account(session)
+        user = accounts.add_user(session, account.id, "alice@ours.example", None, [], SETTINGS)
+        user.notify = "daily"
+        for n in range(1, 4):
+            _received(session, user, n, "PROCESSING_FAILED")
+        session.commit()
+    with sessions() as session:
+        created = [n.created_at for n in session.query(Notice).order_by(Notice.id)]
+        assert [n.status for n in session.query(Notice)] == ["waiting"] * 3
+        before = created[0] - timedelta(seconds=1)  # a digest time before they were decided
+        assert outbox.make_digests(session, created[-1], before) == 0
+        assert outbox.make_digests(session, created[-1], created[-1]) == 1
+        session.commit()
+    with sessions() as session:
+        [digest] = session.query(Notice).filter(Notice.kind == "digest").all()
+        assert digest.status == "queued" and digest.recipient == "alice@ours.example"
+        assert [i["subject"] for i in digest.facts["items"]] == ["Subject 1", "Subject 2", "Subject 3"]
+        assert {n.status for n in session.query(Notice).filter(Notice.kind == "notice")} == {"digested"}
+
+
+def test_digest_times():
+    at = datetime(2026, 11, 24, 7, 59, tzinfo=timezone.utc)
+    assert outbox.digest_cutoff(at, 8) == datetime(2026, 11, 23, 8, tzinfo=timezone.utc)
+    assert outbox.digest_cutoff(at.replace(hour=8, minute=0), 8) == datetime(2026, 11, 24, 8, tzinfo=timezone.utc)
+    assert outbox.digest_cutoff(at.replace(hour=23), 8) == datetime(2026, 11, 24, 8, tzinfo=timezone.utc)

@@ -257,6 +257,6 @@ def test_dutch_account_and_daily_users(tmp_path, db_url, sink):
         rx.cli("notices", "digest", "--user", BOB)
         caught = sink.wait(2)
         assert caught[1].rcpt_tos == [BOB]
-        assert caught[1].message["Subject"] == "Niet gelogd: 1 e-mails (dagelijks overzicht)"
+        assert caught[1].message["Subject"] == "Niet gelogd: 1 e-mail (dagelijks overzicht)"
     finally:
         rx.stop()

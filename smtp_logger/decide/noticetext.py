@@ -94,7 +94,8 @@ def _notice_parts(draft: Draft, language: str) -> tuple[str, list[tuple[str, str
 def _subject(draft: Draft, language: str) -> str:
     w = noticewords.words(language)
     if draft.kind == "digest":
-        return w["digest"].format(count=len(draft.facts.get("items", [])))
+        count = len(draft.facts.get("items", []))
+        return w["digest_one"] if count == 1 else w["digest"].format(count=count)
     original = " ".join((draft.facts.get("subject") or w["no_subject"]).split())[:200]
     return w["left_out" if draft.reason == LOGGED else "not_logged"].format(subject=original)
 

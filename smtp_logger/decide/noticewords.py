@@ -15,6 +15,7 @@ WORDS: dict[str, dict[str, str]] = {
         "not_logged": "Not logged: {subject}",
         "left_out": "Attachment not stored: {subject}",
         "digest": "Not logged: {count} emails (daily summary)",
+        "digest_one": "Not logged: 1 email (daily summary)",
         "no_subject": "(no subject)",
         "intro": "An email you sent to your logging address {address} was not logged.",
         "intro_logged": "An email you sent to your logging address {address} was logged, but not "
@@ -28,6 +29,7 @@ WORDS: dict[str, dict[str, str]] = {
         "not_logged": "Niet gelogd: {subject}",
         "left_out": "Bijlage niet opgeslagen: {subject}",
         "digest": "Niet gelogd: {count} e-mails (dagelijks overzicht)",
+        "digest_one": "Niet gelogd: 1 e-mail (dagelijks overzicht)",
         "no_subject": "(geen onderwerp)",
         "intro": "Een e-mail die je naar je logadres {address} stuurde, is niet gelogd.",
         "intro_logged": "Een e-mail die je naar je logadres {address} stuurde, is gelogd, maar "
