@@ -86,3 +86,25 @@ class Tarpit:
         self.server.close()
         for conn in self.held:
             conn.close()
+
+
+class SecureSink(Sink):
+    """A relay that insists on STARTTLS and AUTH (username and password given)."""
+
+    def __init__(self, tls_context, username: str, password: str, port: int | None = None):
+        super().__init__(port)
+        self.tls_context, self.username, self.password = tls_context, username, password
+        self.logins: list[tuple[str, bool]] = []
+
+    def authenticate(self, server, session, envelope, mechanism, auth_data):
+        from aiosmtpd.smtp import AuthResult
+        ok = (auth_data.login.decode(), auth_data.password.decode()) == (self.username, self.password)
+        self.logins.append((auth_data.login.decode(), ok))
+        return AuthResult(success=ok, handled=False)
+
+    def start(self) -> "SecureSink":
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port, tls_context=self.tls_context,
+                                     require_starttls=True, auth_required=True, auth_require_tls=True,
+                                     authenticator=self.authenticate)
+        self.controller.start()
+        return self

@@ -9,15 +9,18 @@ import asyncio
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
+import trustme
+
 from .conftest import Cli, free_port, make_env, start_receiver
 from .mailers import message, msgid, send
-from .relay import Sink, Tarpit
+from .relay import SecureSink, Sink, Tarpit
 
 ALICE = "alice@ours.example"
 BIN = Path(sys.executable).parent / "smtp-logger"
@@ -177,4 +180,37 @@ def test_killed_while_sending_the_notice_is_sent_once_more_after_its_lease(tmp_p
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
+        relay.stop()
+
+
+def test_a_relay_that_wants_starttls_and_a_password(tmp_path, db_url, monkeypatch):
+    ca = trustme.CA()
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))  # the relay's CA, as the system's trust store
+    relay = SecureSink(server_context, "notices", "s3cret").start()
+    rx = start_receiver(tmp_path, db_url, notify_smtp_host="127.0.0.1", notify_smtp_port=relay.port,
+                        notify_smtp_starttls=True, notify_smtp_username="notices", notify_smtp_password="wrong",
+                        notify_retry_seconds=0.2)
+    try:
+        alice = rx.add_user(ALICE)
+        send(rx.port, forward_without_original("Fwd: over TLS"), [alice["forward_address"]], mail_from=ALICE)
+        rx.drain()
+        wait_until(lambda: ("notices", False) in relay.logins and rx.cli.json("notices", "list")[0]["last_error"],
+                   what="a refused login")
+        [notice] = rx.cli.json("notices", "list")
+        assert notice["status"] in ("queued", "sending") and notice["last_error"].startswith("535")
+        assert relay.caught == []
+    finally:
+        rx.stop()
+    rx = start_receiver(tmp_path, db_url, notify_smtp_host="127.0.0.1", notify_smtp_port=relay.port,
+                        notify_smtp_starttls=True, notify_smtp_username="notices", notify_smtp_password="s3cret",
+                        notify_retry_seconds=0.2)
+    try:
+        [caught] = relay.wait(1)
+        assert caught.rcpt_tos == [ALICE] and caught.message["Subject"] == "Not logged: Fwd: over TLS"
+    finally:
+        rx.stop()
         relay.stop()
