@@ -101,7 +101,7 @@ def test_relay_down_notices_wait_and_go_out_when_it_returns(tmp_path, db_url):
 def test_logging_is_never_held_up_by_a_relay_that_hangs(tmp_path, db_url):
     tarpit = Tarpit()
     rx = start_receiver(tmp_path, db_url, notify_smtp_host="127.0.0.1", notify_smtp_port=tarpit.port,
-                        notify_smtp_timeout=30)
+                        notify_smtp_timeout=60)
     try:
         alice = rx.add_user(ALICE)
         for i in range(3):
@@ -115,9 +115,11 @@ def test_logging_is_never_held_up_by_a_relay_that_hangs(tmp_path, db_url):
             send(rx.port, m, [alice["bcc_address"]])
         rx.drain()
         elapsed = time.monotonic() - started
-        assert all(rx.cli.json("why", msgid(m))[0]["reason"] == "LOGGED" for m in burst)
-        assert elapsed < 25, f"logging took {elapsed:.1f} s behind a hanging relay"
-        assert all(n["status"] == "sending" for n in rx.cli.json("notices", "list"))  # still stuck meanwhile
+        stuck = [n["status"] for n in rx.cli.json("notices", "list")]
+        assert elapsed < 30, f"logging took {elapsed:.1f} s behind a hanging relay"
+        assert stuck == ["sending"] * 3  # the notifier was stuck all along
+        decided = {d["message_id"]: d["reason"] for d in rx.cli.json("recent", "--limit", "40")}
+        assert [decided.get(msgid(m)) for m in burst] == ["LOGGED"] * 30
     finally:
         tarpit.close()
         rx.stop()
