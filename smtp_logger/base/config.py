@@ -95,7 +95,8 @@ CHOICES = {
     "log_level": ("debug", "info", "warning", "error", "critical"),
 }
 # Inclusive ranges of numeric settings; every other integer setting must be >= 0.
-RANGES = {"port": (1, 65535), "metrics_port": (0, 65535)}
+RANGES = {"port": (1, 65535), "metrics_port": (0, 65535), "notify_smtp_port": (1, 65535),
+          "notify_smtp_timeout": (1, 3600), "notify_digest_hour": (0, 23), "notify_retry_seconds": (0.1, 86400)}
 _TYPE_WORDS = {"str": "a string", "int": "an integer", "float": "a number", "bool": "true or false",
                "list[str]": "a list of strings"}
 _ENV_ONLY = {"CONFIG"}  # SMTP_LOGGER_CONFIG names the file; it is not a setting
