@@ -45,7 +45,7 @@ def test_lookalikes_are_not_confirmations(name):
 
 def test_a_confirmation_is_decided_right_after_auth_failed():
     found = find_confirmation(load("gmail_with_code.eml"))
-    c = Candidate(way="auto_copy", direction="incoming", from_=Mailbox("Gmail Team", "forwarding-noreply@google.com"),
+    c = Candidate(delivery="auto_copy", direction="incoming", from_=Mailbox("Gmail Team", "forwarding-noreply@google.com"),
                   to=(Mailbox(None, FORWARD),), cc=(), subject="(#481516234) Gmail Forwarding Confirmation",
                   sent_at=None, thread_keys=("x@mail.gmail.com",), dedup_key="mid:x@mail.gmail.com",
                   subject_key="gmail forwarding confirmation", automatic=("AUTO_REPLY", "Auto-Submitted"),
@@ -57,5 +57,5 @@ def test_a_confirmation_is_decided_right_after_auth_failed():
     assert decision.reason == "FORWARDING_CONFIRMATION" and not decision.held
     assert "481516234" in decision.detail and found.link in decision.detail
     # on a BCC address the sender check comes first: Google is not the user
-    on_bcc = Candidate(**{**c.__dict__, "way": "bcc", "direction": "outgoing"})
+    on_bcc = Candidate(**{**c.__dict__, "delivery": "bcc", "direction": "outgoing"})
     assert decide(on_bcc, facts).reason == "SENDER_NOT_ALLOWED"

@@ -20,7 +20,7 @@ def _received(session, user, n: int, reason: str) -> int:
     decision = Decision(reason, "recorded outside the rules")
     received_id = lifecycle.receive(
         session, decision, account_id=user.account_id, user_id=user.id, spool_id=f"spool{n}",
-        logging_address="tok@fwd.smtp-logger.localhost", way="forward", mail_from="alice@ours.example",
+        logging_address="tok@fwd.smtp-logger.localhost", address_kind="forward", mail_from="alice@ours.example",
         message_id=f"m{n}@ours.example", raw_sha256="0" * 64, size=10, subject=f"Subject {n}",
         received_at=datetime.now(timezone.utc))
     lifecycle.decided(session, user.account_id, received_id, f"m{n}@ours.example", "tok@fwd.smtp-logger.localhost",

@@ -145,7 +145,8 @@ class Deliverer:
         never-logged conversation a never-log thread so its later replies are known."""
         decision = outcome.decision
         candidate = outcome.built.candidate if outcome.built else None
-        notices.consider(session, self.settings, account.id, user_id, received_id, decision, candidate)
+        notices.consider(session, self.settings, account.id, user_id, received_id, decision, candidate,
+                         outcome.built.saved_attachments() if outcome.built else None)
         if decision.logged:
             written = facts.write(session, account, candidate, _engagement_content(outcome.built),
                                   decision.plan, received_id)

@@ -1,25 +1,26 @@
 """Deciding a notice in the transaction of the decision that causes it: `consider` is called
-where a decision is written and queues the work for that transaction's commit (store/rows.py
-`defer`), when the engagement and its attachments are written too; the policy itself is the
-pure decide/notices.py. A rolled-back decision leaves no notice; a committed one leaves exactly
+where a decision is written (run/deliver.py `Deliverer.write`) and queues the work for that
+transaction's commit (store/rows.py `defer`), so the user's row is locked for the hourly count
+only at the very end; the policy itself is the pure decide/notices.py. A rolled-back decision leaves no notice; a committed one leaves exactly
 one outbox row (unique per received message and reason), which run/notifier.py sends after the
 commit. SQL only; the caller owns the transaction. Sends nothing.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import bindparam, exists, func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from smtp_logger.decide import notices as policy
-from smtp_logger.decide.candidate import Content
 from smtp_logger.decide.reasons import LOGGED
 from smtp_logger.decide.rules import Candidate, Decision
 from smtp_logger.store import directory
-from smtp_logger.store.models import Account, Attachment, Engagement, Notice, ReceivedMessage, User
+from smtp_logger.store.blobs import SavedAttachment
+from smtp_logger.store.models import Account, Notice, ReceivedMessage, User
 from smtp_logger.store.rows import defer, insert_id
 from smtp_logger.understand.addresses import domain_of
 from smtp_logger.understand.companies import FREE_MAIL_DOMAINS
@@ -37,56 +38,44 @@ class _Pending:
     received_id: int
     reason: str
     detail: str
-    way: str | None = None
+    delivery: str | None = None  # bcc | manual_forward | auto_copy
     automatic: bool = False
     from_name: str | None = None
     from_address: str | None = None
     sent_at: str | None = None
-    dedup_key: str | None = None
-    confirmation: dict | None = field(default=None)
+    attachments: tuple[dict, ...] = ()  # of a logged email: the ones not stored
+    confirmation: dict | None = None
 
 
 def consider(session: Session, settings, account_id: int, user_id: int, received_id: int,
-             decision: Decision, candidate: Candidate | None = None, content: Content | None = None) -> None:
-    """The one call at a decision point (with its candidate and content, when there are some):
-    whether the owner is told is settled when this transaction commits. Costs nothing when
-    notices are off, the reason is never notified, or a logged email had no attachments."""
+             decision: Decision, candidate: Candidate | None = None,
+             attachments: Sequence[SavedAttachment] | None = None) -> None:
+    """The one call at a decision point, with its candidate and the attachment files saved for
+    it when there are some: whether the owner is told is settled when this transaction
+    commits. Costs nothing when notices are off, the reason is never notified, or a logged
+    email kept all its attachments."""
     if not settings.notices_on or not policy.may_notify(decision.reason):
         return
-    if decision.reason == LOGGED and content is not None and not content.attachments:
+    left_out = [{"filename": a.filename, "size": a.size, "reason": a.reason or "not stored"}
+                for a in attachments or () if not a.stored]
+    if decision.reason == LOGGED and not left_out:
         return
     c = candidate
     confirmation = c.confirmation if c is not None else None
     defer(session, _enqueue_all, _Pending(
         settings, account_id, user_id, received_id, decision.reason, decision.detail,
-        way=c.way if c else None, automatic=bool(c and c.automatic and c.automatic[0] in AUTOMATIC),
+        delivery=c.delivery if c else None,
+        automatic=bool(c and c.automatic and c.automatic[0] in AUTOMATIC),
         from_name=c.from_.name if c and c.from_ else None,
         from_address=c.from_.address if c and c.from_ else None,
         sent_at=c.sent_at.isoformat() if c and c.sent_at else None,
-        dedup_key=c.dedup_key if c else None,
+        attachments=tuple(left_out),
         confirmation=asdict(confirmation) if confirmation else None))
 
 
 def _enqueue_all(session: Session, pending: list[_Pending]) -> None:
     for item in pending:
         _enqueue(session, item, datetime.now(timezone.utc))
-
-
-# Asked for every logged email with attachments: prepared once, run on the connection (a
-# third of an ORM session.execute).
-_LEFT_OUT = select(Attachment.filename, Attachment.size, Attachment.reason).where(
-    Attachment.engagement_id == select(Engagement.id).where(
-        Engagement.account_id == bindparam("account_id"), Engagement.dedup_key == bindparam("dedup_key")
-    ).scalar_subquery(), Attachment.stored.is_(False)).order_by(Attachment.id)
-
-
-def _left_out(session: Session, item: _Pending) -> list[dict]:
-    """The attachments of the engagement this decision logged that were not stored."""
-    if not item.dedup_key:
-        return []
-    rows = session.connection().execute(_LEFT_OUT, {"account_id": item.account_id,
-                                                    "dedup_key": item.dedup_key[:998]})
-    return [{"filename": name, "size": size, "reason": why or "not stored"} for name, size, why in rows]
 
 
 def _was_envelope_sender(session: Session, item: _Pending, address: str) -> bool:
@@ -104,8 +93,7 @@ def _counts(session: Session, user_id: int, reason: str, since: datetime) -> tup
     return immediate or 0, same or 0
 
 
-def _situation(session: Session, item: _Pending, user: User, account: Account, now: datetime,
-               attachments: list[dict]) -> policy.Situation:
+def _situation(session: Session, item: _Pending, user: User, account: Account, now: datetime) -> policy.Situation:
     known = directory.get(session, account)
     own = frozenset(d for d in (domain_of(a) for a in known.addresses_of(user.id)) if d not in FREE_MAIL_DOMAINS)
     sender = item.from_address
@@ -116,14 +104,11 @@ def _situation(session: Session, item: _Pending, user: User, account: Account, n
         automatic=item.automatic, sender=sender, own_domains=own,
         sender_was_envelope=bool(needs_history and _was_envelope_sender(session, item, sender)),
         sender_other_user=bool(sender and sender in known.internal),
-        attachments_left_out=len(attachments), sent_last_hour=immediate, same_reason_last_hour=same,
+        attachments_left_out=len(item.attachments), sent_last_hour=immediate, same_reason_last_hour=same,
         max_per_hour=item.settings.notify_max_per_hour)
 
 
 def _enqueue(session: Session, item: _Pending, now: datetime) -> None:
-    attachments = _left_out(session, item) if item.reason == LOGGED else []
-    if item.reason == LOGGED and not attachments:
-        return  # the common case: everything was stored
     if session.scalar(select(exists().where(Notice.received_message_id == item.received_id,
                                             Notice.reason == item.reason))):
         return  # told already (a held message decided again the same way)
@@ -131,7 +116,7 @@ def _enqueue(session: Session, item: _Pending, now: datetime) -> None:
     # row lock), so the hourly cap holds with several workers; SQLite writes one at a time anyway.
     user = session.scalars(select(User).where(User.id == item.user_id).with_for_update()).one()
     account = session.get(Account, item.account_id)
-    plan = policy.notice_for(_situation(session, item, user, account, now, attachments))
+    plan = policy.notice_for(_situation(session, item, user, account, now))
     if plan is None:
         return
     received = session.execute(select(
@@ -142,7 +127,8 @@ def _enqueue(session: Session, item: _Pending, now: datetime) -> None:
         subject=received.subject, message_id=received.message_id, logging_address=received.logging_address,
         received_at=received.received_at.isoformat(), date=item.sent_at or received.received_at.isoformat(),
         from_name=item.from_name, from_address=item.from_address or received.mail_from or None,
-        detail=item.detail, way=item.way, attachments=attachments, confirmation=item.confirmation,
+        detail=item.detail, delivery=item.delivery, attachments=list(item.attachments),
+        confirmation=item.confirmation,
         language=account.language or "en", user=user.email,
         retention_days=item.settings.held_retention_days)
     insert_id(session, Notice, account_id=item.account_id, user_id=user.id, received_message_id=item.received_id,
