@@ -13,6 +13,7 @@ from typing import Callable
 
 from smtp_logger.decide.reasons import HELD_REASONS, LOGGED
 from smtp_logger.understand.addresses import Mailbox, domain_of
+from smtp_logger.understand.classify.confirmations import Confirmation, describe
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class Candidate:
     original_found: bool = True
     automatic: tuple[str, str] | None = None  # ("BOUNCE" | "AUTO_REPLY" | "SPAM", why)
     unparseable: bool = False
+    confirmation: Confirmation | None = None  # a provider asks to confirm automatic forwarding
 
 
 @dataclass(frozen=True)
@@ -171,6 +173,14 @@ def auth_failed(c: Candidate, facts: CrmFacts) -> Decision | None:
     return None
 
 
+@gives("FORWARDING_CONFIRMATION")
+def forwarding_confirmation(c: Candidate, facts: CrmFacts) -> Decision | None:
+    """Not conversation: the user needs its code and link (a notice passes them on)."""
+    if c.confirmation is None:
+        return None
+    return Decision("FORWARDING_CONFIRMATION", describe(c.confirmation))
+
+
 @gives("DUPLICATE")
 def duplicate(c: Candidate, facts: CrmFacts) -> Decision | None:
     return Decision("DUPLICATE", "this email is already logged") if facts.already_logged else None
@@ -277,6 +287,7 @@ def unparseable(c: Candidate, facts: CrmFacts) -> Decision | None:
 CHECKS: tuple[Check, ...] = (
     sender_not_allowed,
     auth_failed,
+    forwarding_confirmation,
     duplicate,
     automatic_mail,
     never_log,

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from smtp_logger.decide.rules import Decision, decide
 from smtp_logger.run.build import Builder, Built, Delivery, Message
-from smtp_logger.store import accounts, engagements, facts, lifecycle, received
+from smtp_logger.store import accounts, engagements, facts, lifecycle, notices, received
 from smtp_logger.store.models import Account, ReceivedMessage
 from smtp_logger.understand.parse import message_id_of
 
@@ -145,6 +145,8 @@ class Deliverer:
         never-logged conversation a never-log thread so its later replies are known."""
         decision = outcome.decision
         candidate = outcome.built.candidate if outcome.built else None
+        notices.consider(session, self.settings, account.id, user_id, received_id, decision, candidate,
+                         outcome.built.saved_attachments() if outcome.built else None)
         if decision.logged:
             written = facts.write(session, account, candidate, _engagement_content(outcome.built),
                                   decision.plan, received_id)
