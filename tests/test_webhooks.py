@@ -19,7 +19,7 @@ import httpx
 import pytest
 from standardwebhooks import Webhook
 
-from smtp_logger.run.webhooks import Deliverer
+from smtp_logger.run.webhooks import WebhookSender
 
 from .apisupport import new_key, problem, start_api
 from .conftest import Cli, free_port, make_env, start_receiver
@@ -66,7 +66,7 @@ def test_down_then_500_then_200_delivers_everything_signed_once_each_in_order(se
     everything = crm.post("/v1/webhooks", json={"url": hooks.url + "/all"}).json()
     logged_only = crm.post("/v1/webhooks", json={"url": hooks.url + "/logged", "events": ["engagement.logged"]}).json()
     assert everything["secret"].startswith("whsec_") and "secret" not in crm.get("/v1/webhooks").json()["items"][0]
-    deliverer = Deliverer(rx.settings).start()
+    deliverer = WebhookSender(rx.settings).start()
     try:
         forward = rx.users[ALICE]["forward_address"]
         assert send(rx.port, message(f"Carol <{CAROL}>", ALICE, subject="Question"), [forward], mail_from=CAROL) == {}
@@ -119,7 +119,7 @@ def test_410_gone_disables_the_endpoint(setup):
     rx, api, crm = setup
     hooks = HookReceiver().start(script=[410])
     hook = crm.post("/v1/webhooks", json={"url": hooks.url + "/gone"}).json()
-    deliverer = Deliverer(rx.settings).start()
+    deliverer = WebhookSender(rx.settings).start()
     try:
         for subject in ("One", "Two"):
             assert send(rx.port, message(ALICE, BOB, subject=subject), [rx.users[ALICE]["bcc_address"]],

@@ -19,6 +19,7 @@ from smtp_logger.api.problems import ApiProblem
 from smtp_logger.intake.spool import Spool
 from smtp_logger.run.pipeline import Pipeline
 from smtp_logger.store import api_keys
+from smtp_logger.store.blobs import BlobStore
 from smtp_logger.store.db import session_factory
 
 
@@ -27,12 +28,14 @@ class ApiState:
     settings: object
     sessions: sessionmaker[Session]
     pipeline: Pipeline
+    blobs: BlobStore
     resolve: object  # hostname -> addresses, for the webhook URL guard (socket.getaddrinfo by default)
 
     @classmethod
     def build(cls, settings, resolve) -> "ApiState":
         sessions = session_factory(settings.db_url)
-        return cls(settings, sessions, Pipeline(settings, sessions, Spool(settings.data_path)), resolve)
+        return cls(settings, sessions, Pipeline(settings, sessions, Spool(settings.data_path)),
+                   BlobStore.under(settings.data_path), resolve)
 
     @contextmanager
     def unit(self) -> Iterator[Session]:

@@ -15,7 +15,7 @@ from smtp_logger.api import pages
 from smtp_logger.api.deps import Account, State
 from smtp_logger.api.problems import ApiProblem
 from smtp_logger.api.schemas import Change, DecisionOut, Engagement, Feed, Held, Page, Released
-from smtp_logger.store import api_reads, outbox, queries
+from smtp_logger.store import api_reads, events, queries
 
 router = APIRouter(prefix="/v1")
 Id = Annotated[int, Path(ge=1, le=pages.MAX_ID)]
@@ -50,18 +50,18 @@ def changes(account: Account, api: State, since: pages.CursorParam = None, curso
             limit: pages.Limit = 100):
     after = pages.decode("feed", since or cursor)
     after_id = after[0] if after else 0
-    kinds = {outbox.ENGAGEMENT_LOGGED: "written", outbox.ENGAGEMENT_UPDATED: "updated",
-             outbox.ENGAGEMENT_DELETED: "deleted"}
+    kinds = {events.ENGAGEMENT_LOGGED: "written", events.ENGAGEMENT_UPDATED: "updated",
+             events.ENGAGEMENT_DELETED: "deleted"}
     with api.unit() as session:
-        events = outbox.events_after(session, account, after_id, limit, outbox.FEED_TYPES)
+        found = events.events_after(session, account, after_id, limit, events.FEED_TYPES)
         items = []
-        for event in events:
+        for event in found:
             engagement_id = event.data["engagement_id"]
             current = api_reads.engagement_or_none(session, account, engagement_id)
             items.append(Change(change=kinds[event.type], engagement_id=engagement_id,
-                                at=outbox.utc_iso(event.created_at),
+                                at=events.utc_iso(event.created_at),
                                 engagement=engagement_out(current) if current else None))
-    last = events[-1].id if events else after_id
+    last = found[-1].id if found else after_id
     return {"items": items, "next_cursor": pages.encode("feed", last) if last else None}
 
 
@@ -75,7 +75,7 @@ def changes(account: Account, api: State, since: pages.CursorParam = None, curso
 def attachment_content(attachment_id: Id, account: Account, api: State, request: Request):
     with api.unit() as session:
         found = api_reads.stored_file(session, account, attachment_id)
-    path = api.pipeline.blobs.path(found.sha256)
+    path = api.blobs.path(found.sha256)
     if not path.exists():
         raise ApiProblem("not-found", f"the file of attachment {attachment_id} is no longer kept")
     etag = f'"{found.sha256}"'

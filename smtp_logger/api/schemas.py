@@ -189,6 +189,8 @@ class AccountOut(BaseModel):
     name: str
     create_contacts: bool
     log_all_from_contacts: bool
+    notify: str = Field(description="How users are told by default (`smtp-logger notices set`)")
+    language: str = Field(description="Of the notices to users")
 
 
 class AccountPatch(BaseModel):
@@ -196,6 +198,7 @@ class AccountPatch(BaseModel):
     name: Name | None = None
     create_contacts: bool | None = None
     log_all_from_contacts: bool | None = None
+    language: Literal["en", "nl"] | None = None
 
 
 EventType = Literal["engagement.logged", "engagement.updated", "engagement.deleted", "message.held",

@@ -12,7 +12,7 @@ import threading
 import uvicorn
 from uvicorn.importer import import_from_string
 
-from smtp_logger.run.webhooks import Deliverer
+from smtp_logger.run.webhooks import WebhookSender
 
 APP = "smtp_logger.api.app:create_app"
 
@@ -25,7 +25,7 @@ def api_server(settings, host: str | None = None, port: int | None = None) -> uv
 
 class Companions:
     def __init__(self, settings, host: str | None = None, port: int | None = None):
-        self.deliverer = Deliverer(settings).start()
+        self.deliverer = WebhookSender(settings).start()
         self.api: uvicorn.Server | None = None
         self.thread: threading.Thread | None = None
         if port or settings.api_port:

@@ -33,11 +33,13 @@ def account_show(obj: Context, as_json):
               help="BCC recipients who are not contacts yet become contacts (default on).")
 @click.option("--log-all-from-contacts/--no-log-all-from-contacts", default=None,
               help="Automatic copies from known contacts are logged even outside logged threads (default off).")
+@click.option("--language", type=click.Choice(["en", "nl"]), default=None, help="Of the notices to users.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
-def account_set(obj: Context, create_contacts, log_all_from_contacts, as_json):
+def account_set(obj: Context, create_contacts, log_all_from_contacts, language, as_json):
+    """Account settings (how users are told: `smtp-logger notices set`)."""
     with obj.session() as session:
-        acct = accounts.set_options(accounts.get_account(session, obj.account_id(session)),
+        acct = accounts.set_options(accounts.get_account(session, obj.account_id(session)), language=language,
                                     create_contacts=create_contacts, log_all_from_contacts=log_all_from_contacts)
         data = queries.account_dict(acct)
     emit(data, as_json, _account_text(data))

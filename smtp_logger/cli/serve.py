@@ -8,6 +8,7 @@ import click
 
 from smtp_logger.cli.base import Context, UserError, main, pass_ctx
 from smtp_logger.cli.companions import Companions
+from smtp_logger.cli.config import data_dir_problems, database_problems, listen_problems, refuse, start_problems
 from smtp_logger.store import accounts
 from smtp_logger.store.accounts import NotFound
 from smtp_logger.store.db import upgrade
@@ -26,6 +27,7 @@ def serve(obj: Context, host, port, demo):
         obj.settings.host = host
     if port:
         obj.settings.port = port
+    refuse(start_problems(obj.settings) + listen_problems(obj.settings))
     if demo:
         _print_demo(obj)
     obj.prepare()
@@ -67,6 +69,8 @@ def db():
 @pass_ctx
 def db_upgrade(obj: Context):
     """Apply migrations."""
+    settings = obj.settings
+    refuse((data_dir_problems(settings) if settings.is_embedded else []) + database_problems(settings))
     try:
         upgrade(obj.settings.db_url)
     except Exception as exc:

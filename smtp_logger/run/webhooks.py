@@ -21,7 +21,7 @@ import structlog
 from standardwebhooks import Webhook
 
 from smtp_logger.run import netguard
-from smtp_logger.store import outbox, webhooks
+from smtp_logger.store import events, webhooks
 from smtp_logger.store.apimodels import OutboxEvent, WebhookEndpoint
 from smtp_logger.store.db import session_factory
 
@@ -32,7 +32,7 @@ POLL = 0.5  # seconds between looks when nothing woke the thread
 
 def body_of(event: OutboxEvent) -> str:
     """The exact bytes signed and sent; the same on every retry."""
-    return json.dumps({"type": event.type, "timestamp": outbox.utc_iso(event.created_at), "data": event.data},
+    return json.dumps({"type": event.type, "timestamp": events.utc_iso(event.created_at), "data": event.data},
                       separators=(",", ":"), sort_keys=True, ensure_ascii=False)
 
 
@@ -40,7 +40,7 @@ def webhook_id(event: OutboxEvent) -> str:
     return f"msg_{event.id}"
 
 
-class Deliverer:
+class WebhookSender:
     def __init__(self, settings, sessions=None, resolve=netguard.system_resolve, poll: float = POLL):
         self.settings = settings
         self.sessions = sessions or session_factory(settings.db_url)
@@ -51,9 +51,9 @@ class Deliverer:
         self.client = httpx.Client(timeout=float(settings.webhook_timeout), follow_redirects=False)
         self.wake, self.stopping = threading.Event(), threading.Event()
         self.thread: threading.Thread | None = None
-        outbox.on_commit(self.wake.set)
+        events.on_commit(self.wake.set)
 
-    def start(self) -> "Deliverer":
+    def start(self) -> "WebhookSender":
         self.thread = threading.Thread(target=self.run, name="smtp-logger-webhooks", daemon=True)
         self.thread.start()
         return self
@@ -61,7 +61,7 @@ class Deliverer:
     def stop(self, timeout: float = 15) -> None:
         self.stopping.set()
         self.wake.set()
-        outbox.forget(self.wake.set)
+        events.forget(self.wake.set)
         if self.thread is not None:
             self.thread.join(timeout)
         self.client.close()

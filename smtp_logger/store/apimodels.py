@@ -29,7 +29,7 @@ class ApiKey(Base):
 
 class OutboxEvent(Base):
     """One change worth telling (engagement.logged, message.held, ...). Ids grow in commit order
-    per account (store/outbox.py locks the account row before taking one), so a cursor over them
+    per account (store/events.py locks the account row before taking one), so a cursor over them
     never skips an event; AUTOINCREMENT keeps SQLite from reusing an id."""
 
     __tablename__ = "outbox_events"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from smtp_logger.store import outbox
+from smtp_logger.store import events
 from smtp_logger.store.accounts import Conflict, NotFound
 from smtp_logger.store.directory import bump
 from smtp_logger.store.models import (
@@ -84,7 +84,7 @@ def merge(session: Session, account_id: int, keep_address: str, other_address: s
         raise Conflict("both addresses belong to the same contact")
     moved = list(session.scalars(select(EngagementContact.engagement_id).where(
         EngagementContact.contact_id == other.id).order_by(EngagementContact.engagement_id)))
-    outbox.engagements_moved(session, account_id, moved, keep.id, other.id)
+    events.engagements_moved(session, account_id, moved, keep.id, other.id)
     session.execute(update(ContactEmail).where(ContactEmail.contact_id == other.id)
                     .values(contact_id=keep.id))
     already = select(EngagementContact.engagement_id).where(EngagementContact.contact_id == keep.id)

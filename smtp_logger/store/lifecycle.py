@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from smtp_logger.decide.reasons import HELD_EXPIRED, explain
 from smtp_logger.decide.rules import Decision
-from smtp_logger.store import outbox
+from smtp_logger.store import events
 from smtp_logger.store.models import Decision as DecisionRow
 from smtp_logger.store.models import HeldWait, ReceivedMessage
 from smtp_logger.store.rows import defer_rows, insert_id
@@ -70,7 +70,7 @@ def decided(session: Session, account_id: int, received_id: int, message_id: str
                                             kind=kind, value=value[:998])
                                        for kind, value in dict.fromkeys(decision.waits) if value])
     if not decision.logged:
-        outbox.message_decided(session, account_id, received_id, message_id, logging_address,
+        events.message_decided(session, account_id, received_id, message_id, logging_address,
                                status_for(decision), decision.reason, explain(decision.reason, decision.detail))
 
 
@@ -91,7 +91,7 @@ def record(session: Session, message: ReceivedMessage, decision: Decision,
     decided(session, message.account_id, message.id, message.message_id, message.logging_address,
             decision, engagement_id)
     if was_held and decision.logged:
-        outbox.message_decided(session, message.account_id, message.id, message.message_id,
+        events.message_decided(session, message.account_id, message.id, message.message_id,
                                message.logging_address, "released", decision.reason,
                                explain(decision.reason, decision.detail), engagement_id)
 
@@ -104,7 +104,7 @@ def expire(session: Session, message: ReceivedMessage, retention_days: int) -> N
                             reason=HELD_EXPIRED, detail=f"held since {message.received_at:%Y-%m-%d}, "
                             f"retention {retention_days} days; it was {message.reason}"))
     session.execute(delete(HeldWait).where(HeldWait.received_message_id == message.id))
-    outbox.message_decided(session, message.account_id, message.id, message.message_id, message.logging_address,
+    events.message_decided(session, message.account_id, message.id, message.message_id, message.logging_address,
                            "not_logged", HELD_EXPIRED, explain(HELD_EXPIRED))
 
 

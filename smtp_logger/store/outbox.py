@@ -1,143 +1,116 @@
-"""The event outbox: store functions that change what a CRM mirrors call `record`; the events are
-inserted at commit, in the transaction of the change, after the account rows are locked (on
-PostgreSQL; SQLite has one writer), so event ids grow in commit order per account and a cursor
-over them never skips one. Payloads carry ids and what a CRM renders, never the raw message.
-SQL only; delivering is run/webhooks.py's job.
+"""The outbox after the commit: which notices are due, who is sending one (a claim with a lease,
+so a sender that died mid-send is taken over once the lease runs out: at most one more copy per
+crash, never none), what became of each (sent, retried later, refused for good), and the daily
+digests that gather the notices waiting for them. Race-safe between several receivers: a
+claim is a conditional UPDATE. SQL only; the caller owns the transaction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timezone
+from datetime import datetime, timedelta
 
-from sqlalchemy import event, func, insert, select
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from smtp_logger.store import rows  # noqa: F401  (its before_commit writer is registered first)
-from smtp_logger.store.apimodels import OutboxEvent
-from smtp_logger.store.models import Account
-
-ENGAGEMENT_LOGGED = "engagement.logged"
-ENGAGEMENT_UPDATED = "engagement.updated"
-ENGAGEMENT_DELETED = "engagement.deleted"
-MESSAGE_HELD = "message.held"
-MESSAGE_NOT_LOGGED = "message.not_logged"
-MESSAGE_RELEASED = "message.released"
-TYPES = (ENGAGEMENT_LOGGED, ENGAGEMENT_UPDATED, ENGAGEMENT_DELETED, MESSAGE_HELD, MESSAGE_NOT_LOGGED,
-         MESSAGE_RELEASED)
-FEED_TYPES = (ENGAGEMENT_LOGGED, ENGAGEMENT_UPDATED, ENGAGEMENT_DELETED)
-SNIPPET = 200  # characters of the reply text a payload carries
-
-_PENDING = "outbox_pending"
-_WRITTEN = "outbox_written"
-_listeners: list[Callable[[], None]] = []
+from smtp_logger.store.models import Account, Notice, User
+from smtp_logger.store.rows import insert_id
 
 
-def record(session: Session, account_id: int, type_: str, data: dict) -> None:
-    """An event of this transaction, inserted when it commits (dropped if it rolls back)."""
-    session.info.setdefault(_PENDING, []).append((account_id, type_, data))
+def claim(session: Session, now: datetime, lease: Callable[[int], timedelta], limit: int) -> list[Notice]:
+    """Take up to `limit` due notices for sending until now + lease(how many): queued ones whose
+    time has come, and ones whose sender's lease ran out (it died while sending)."""
+    fresh = and_(Notice.status == "queued", or_(Notice.next_attempt_at.is_(None), Notice.next_attempt_at <= now))
+    stale = and_(Notice.status == "sending", Notice.claimed_until < now)
+    ids = list(session.scalars(select(Notice.id).where(or_(fresh, stale)).order_by(Notice.id).limit(limit)))
+    if not ids:
+        return []
+    until = now + lease(len(ids))
+    claimed = []
+    for notice_id in ids:
+        taken = session.execute(update(Notice).where(Notice.id == notice_id, or_(fresh, stale)).values(
+            status="sending", claimed_until=until, attempts=Notice.attempts + 1))
+        if taken.rowcount == 1:
+            claimed.append(notice_id)
+    return list(session.scalars(select(Notice).where(Notice.id.in_(claimed)).order_by(Notice.id)))
 
 
-def on_commit(listener: Callable[[], None]) -> None:
-    """Call `listener()` after a commit of this process wrote events (wakes the deliverer)."""
-    _listeners.append(listener)
+def _items_follow(session: Session, digest_id: int, **values) -> None:
+    session.execute(update(Notice).where(Notice.digest_id == digest_id).values(**values))
 
 
-def forget(listener: Callable[[], None]) -> None:
-    if listener in _listeners:
-        _listeners.remove(listener)
+def sent(session: Session, notice: Notice, now: datetime) -> None:
+    session.execute(update(Notice).where(Notice.id == notice.id, Notice.status == "sending").values(
+        status="sent", sent_at=now, claimed_until=None, last_error=None))
+    if notice.kind == "digest":
+        _items_follow(session, notice.id, status="sent", sent_at=now)
 
 
-def lock_account(session: Session, account_id: int) -> None:
-    """Serialise event writers of one account until commit (SQLite has one writer already)."""
-    if session.get_bind().dialect.name == "sqlite":
-        return
-    session.execute(select(Account.id).where(Account.id == account_id).with_for_update(key_share=True))
+def retry(session: Session, notice: Notice, now: datetime, delay: timedelta, error: str) -> None:
+    session.execute(update(Notice).where(Notice.id == notice.id, Notice.status == "sending").values(
+        status="queued", next_attempt_at=now + delay, claimed_until=None, last_error=error[:500]))
 
 
-@event.listens_for(Session, "before_commit")
-def write_pending(session: Session) -> None:
-    pending = session.info.pop(_PENDING, None)
-    if not pending:
-        return
-    for account_id in sorted({account_id for account_id, _, _ in pending}):
-        lock_account(session, account_id)
-    session.execute(insert(OutboxEvent), [dict(account_id=a, type=t, data=d) for a, t, d in pending])
-    session.info[_WRITTEN] = True
+def failed(session: Session, notice: Notice, error: str) -> None:
+    """The relay refused this notice for good (a 5xx for its recipient or its content)."""
+    session.execute(update(Notice).where(Notice.id == notice.id, Notice.status == "sending").values(
+        status="failed", claimed_until=None, last_error=error[:500]))
+    if notice.kind == "digest":
+        _items_follow(session, notice.id, status="failed", last_error=error[:500])
 
 
-@event.listens_for(Session, "after_commit")
-def _notify(session: Session) -> None:
-    if session.info.pop(_WRITTEN, False):
-        for listener in list(_listeners):
-            listener()
+def digest_cutoff(now: datetime, hour: int) -> datetime:
+    """The latest digest time at or before `now` (every day at `hour`:00 UTC)."""
+    today = now.replace(hour=hour % 24, minute=0, second=0, microsecond=0)
+    return today if today <= now else today - timedelta(days=1)
 
 
-@event.listens_for(Session, "after_rollback")
-def _forget(session: Session) -> None:
-    session.info.pop(_PENDING, None)
-    session.info.pop(_WRITTEN, None)
+def _digest_item(notice: Notice) -> dict:
+    facts = notice.facts or {}
+    return {"reason": notice.reason, "subject": facts.get("subject"), "date": facts.get("date"),
+            "message_id": facts.get("message_id")}
 
 
-def last_id(session: Session, account_id: int) -> int:
-    return session.scalar(select(func.max(OutboxEvent.id)).where(OutboxEvent.account_id == account_id)) or 0
+def make_digests(session: Session, now: datetime, cutoff: datetime, user_id: int | None = None) -> int:
+    """Gather each user's notices waiting since before `cutoff` into one digest, queued for
+    sending now. Returns how many digests were made."""
+    waiting = [Notice.status == "waiting", Notice.created_at <= cutoff]
+    if user_id is not None:
+        waiting.append(Notice.user_id == user_id)
+    made = 0
+    for uid in list(session.scalars(select(Notice.user_id).where(*waiting).distinct())):
+        user = session.get(User, uid)
+        account = session.get(Account, user.account_id)
+        digest_id = insert_id(session, Notice, account_id=user.account_id, user_id=uid, kind="digest",
+                              reason="DIGEST", mode="immediate", status="queued", recipient=user.email,
+                              facts={}, created_at=now)
+        taken = session.execute(update(Notice).where(*waiting, Notice.user_id == uid).values(
+            status="digested", digest_id=digest_id))
+        if taken.rowcount == 0:  # another receiver gathered them first
+            session.execute(delete(Notice).where(Notice.id == digest_id))
+            continue
+        items = [_digest_item(n) for n in session.scalars(
+            select(Notice).where(Notice.digest_id == digest_id).order_by(Notice.id))]
+        session.execute(update(Notice).where(Notice.id == digest_id).values(
+            facts={"language": account.language or "en", "items": items}))
+        made += 1
+    return made
 
 
-def events_after(session: Session, account_id: int, after_id: int, limit: int,
-                 types: tuple[str, ...] | None = None) -> list[OutboxEvent]:
-    query = select(OutboxEvent).where(OutboxEvent.account_id == account_id, OutboxEvent.id > after_id)
-    if types:
-        query = query.where(OutboxEvent.type.in_(types))
-    return list(session.scalars(query.order_by(OutboxEvent.id).limit(limit)))
-
-
-# -- what each event carries ----------------------------------------------------------------
-
-def utc_iso(value) -> str:
-    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-def _addresses(boxes) -> list[str]:
-    return [b["address"] for b in boxes or [] if b.get("address")]
-
-
-def engagement_logged(session: Session, account_id: int, engagement_id: int, values: dict,
-                      contact_ids: list[int], attachments: list) -> None:
-    """`values` are the engagement row's columns as written."""
-    record(session, account_id, ENGAGEMENT_LOGGED, {
-        "engagement_id": engagement_id, "direction": values["direction"], "source": values["source"],
-        "subject": values["subject"], "from": values["from_address"], "from_name": values["from_name"],
-        "to": _addresses(values["to_addresses"]), "cc": _addresses(values["cc_addresses"]),
-        "sent_at": utc_iso(values["sent_at"]), "thread_id": values["thread_id"],
-        "message_id": values["message_id"], "owner_user_id": values["owner_user_id"],
-        "received_message_id": values["received_message_id"], "contact_ids": sorted(set(contact_ids)),
-        "snippet": (values["reply_text"] or "")[:SNIPPET],
-        "attachments": [{"filename": a.filename, "content_type": a.content_type, "size": a.size,
-                         "stored": a.stored} for a in attachments],
-    })
-
-
-def engagements_deleted(session: Session, account_id: int, engagement_ids: list[int], why: str) -> None:
-    for engagement_id in engagement_ids:
-        record(session, account_id, ENGAGEMENT_DELETED, {"engagement_id": engagement_id, "reason": why})
-
-
-def engagements_moved(session: Session, account_id: int, engagement_ids: list[int], keep_id: int,
-                      merged_id: int) -> None:
-    """A merge moved these engagements from contact `merged_id` (now gone) to `keep_id`."""
-    for engagement_id in engagement_ids:
-        record(session, account_id, ENGAGEMENT_UPDATED, {
-            "engagement_id": engagement_id, "reason": "contacts_merged", "contact_id": keep_id,
-            "merged_contact_id": merged_id})
-
-
-def message_decided(session: Session, account_id: int, received_id: int, message_id: str | None,
-                    logging_address: str, status: str, reason: str, explanation: str,
-                    engagement_id: int | None = None) -> None:
-    """A received message held or not logged, or (status "released") a held one logged now."""
-    type_ = {"held": MESSAGE_HELD, "not_logged": MESSAGE_NOT_LOGGED, "released": MESSAGE_RELEASED}[status]
-    data = {"received_message_id": received_id, "message_id": message_id, "logging_address": logging_address,
-            "reason": reason, "explanation": explanation}
-    if status == "released":
-        data["engagement_id"] = engagement_id
-    record(session, account_id, type_, data)
+def listing(session: Session, account_id: int, user_id: int | None = None, limit: int = 200) -> list[dict]:
+    """What was sent or is waiting, newest first (the shape of `notices list --json`)."""
+    query = select(Notice).where(Notice.account_id == account_id)
+    if user_id is not None:
+        query = query.where(Notice.user_id == user_id)
+    rows = []
+    for n in session.scalars(query.order_by(Notice.id.desc()).limit(limit)):
+        facts = n.facts or {}
+        rows.append({
+            "id": n.id, "kind": n.kind, "to": n.recipient, "reason": n.reason, "mode": n.mode,
+            "status": n.status, "created_at": n.created_at.isoformat(),
+            "sent_at": n.sent_at.isoformat() if n.sent_at else None, "attempts": n.attempts,
+            "last_error": n.last_error, "digest_id": n.digest_id,
+            "message_id": facts.get("message_id"),
+            "subject": facts.get("subject") if n.kind == "notice" else f"{len(facts.get('items', []))} emails",
+        })
+    return rows

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from smtp_logger.store import lifecycle, outbox
+from smtp_logger.store import events, lifecycle
 from smtp_logger.store.models import (
     Attachment,
     ContactEmail,
@@ -53,7 +53,7 @@ def purge_engagements(session: Session, engagements: list[Engagement]) -> int:
             lifecycle.purge(message)
     session.execute(delete(Engagement).where(Engagement.id.in_(ids)))
     for account_id in {e.account_id for e in engagements}:
-        outbox.engagements_deleted(session, account_id, [e.id for e in engagements if e.account_id == account_id],
+        events.engagements_deleted(session, account_id, [e.id for e in engagements if e.account_id == account_id],
                                    "purged")
     session.flush()
     return len(ids)

@@ -8,7 +8,7 @@ from datetime import timedelta, timezone
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from smtp_logger.decide.reasons import LOGGED, explain
+from smtp_logger.decide.reasons import FORWARDING_CONFIRMATION, LOGGED, explain
 from smtp_logger.store.accounts import NotFound, current_addresses, user_addresses
 from smtp_logger.store.contacts import contact_by_email, contact_emails
 from smtp_logger.store.models import (
@@ -117,18 +117,25 @@ def recent(session: Session, limit: int, account_id: int | None = None) -> list[
 
 
 def held(session: Session, account_id: int | None, after: tuple | None = None, limit: int | None = None) -> list[dict]:
-    """Oldest first; a page of `limit` after `after` = (received_at, id) when given (the API)."""
-    query = select(ReceivedMessage).where(ReceivedMessage.status == "held")
+    """Held messages, and forwarding confirmations (not held, but the user may still need the
+    code and link they carry: `explanation` shows them). Oldest first; a page of `limit` after
+    `after` = (received_at, id) when given (the API)."""
+    confirmation = and_(ReceivedMessage.status == "not_logged", ReceivedMessage.reason == FORWARDING_CONFIRMATION)
+    query = select(ReceivedMessage).where(or_(ReceivedMessage.status == "held", confirmation))
     if account_id is not None:
         query = query.where(ReceivedMessage.account_id == account_id)
     if after is not None:
         query = query.where(or_(ReceivedMessage.received_at > after[0],
                                 and_(ReceivedMessage.received_at == after[0], ReceivedMessage.id > after[1])))
+    messages = list(session.scalars(query.order_by(ReceivedMessage.received_at, ReceivedMessage.id).limit(limit)))
+    asked = [m.id for m in messages if m.reason == FORWARDING_CONFIRMATION]
+    details = dict(session.execute(select(Decision.received_message_id, Decision.detail).where(
+        Decision.received_message_id.in_(asked), Decision.reason == FORWARDING_CONFIRMATION)).all()) if asked else {}
     return [{
         "id": m.id, "message_id": m.message_id, "logging_address": m.logging_address,
-        "reason": m.reason, "explanation": explain(m.reason), "received_at": m.received_at.isoformat(),
-        "subject": m.subject,
-    } for m in session.scalars(query.order_by(ReceivedMessage.received_at, ReceivedMessage.id).limit(limit))]
+        "reason": m.reason, "explanation": explain(m.reason, details.get(m.id, "")),
+        "received_at": m.received_at.isoformat(), "subject": m.subject,
+    } for m in messages]
 
 
 def contact_dict(session: Session, account_id: int, address: str) -> dict:
@@ -146,4 +153,5 @@ def user_dict(session: Session, user: User) -> dict:
 
 def account_dict(account: Account) -> dict:
     return {"id": account.id, "name": account.name, "create_contacts": account.create_contacts,
-            "log_all_from_contacts": account.log_all_from_contacts}
+            "log_all_from_contacts": account.log_all_from_contacts,
+            "notify": account.notify or "immediate", "language": account.language or "en"}

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import and_, delete, exists, or_, select, update
 from sqlalchemy.orm import Session
 
-from smtp_logger.store import outbox
+from smtp_logger.store import events
 from smtp_logger.store.accounts import NotFound
 from smtp_logger.store.apimodels import OutboxEvent, WebhookDelivery, WebhookEndpoint
 
@@ -25,8 +25,8 @@ def _now() -> datetime:
 
 def create(session: Session, account_id: int, url: str, event_types: list[str], description: str) -> WebhookEndpoint:
     """A new endpoint: told about events committed after this one."""
-    outbox.lock_account(session, account_id)  # no event of the account commits between the two lines
-    start = outbox.last_id(session, account_id)
+    events.lock_account(session, account_id)  # no event of the account commits between the two lines
+    start = events.last_id(session, account_id)
     secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
     row = WebhookEndpoint(account_id=account_id, url=url, event_types=list(dict.fromkeys(event_types)),
                           description=description, secret=secret, cursor=start, attempt=0, active=True)
@@ -93,7 +93,7 @@ def release(session: Session, endpoint_id: int, owner: str) -> None:
 
 
 def next_events(session: Session, endpoint: WebhookEndpoint, limit: int) -> list[OutboxEvent]:
-    return outbox.events_after(session, endpoint.account_id, endpoint.cursor, limit)
+    return events.events_after(session, endpoint.account_id, endpoint.cursor, limit)
 
 
 def record_attempt(session: Session, endpoint: WebhookEndpoint, event: OutboxEvent, webhook_id: str,

@@ -1,7 +1,7 @@
 """API keys, webhook endpoints, the event outbox and webhook delivery attempts (issue 16)
 
 Revision ID: 0007
-Revises: 0002
+Revises: 0006
 Create Date: 2026-12-03 18:20:00
 """
 from alembic import op
@@ -10,7 +10,7 @@ import smtp_logger.store.models
 
 
 revision = '0007'
-down_revision = '0002'
+down_revision = '0006'  # re-chained after main's 0003 and 0006 (was 0002)
 branch_labels = None
 depends_on = None
 

@@ -10,13 +10,13 @@ import time
 
 from sqlalchemy import event
 
-from smtp_logger.store import accounts, outbox
+from smtp_logger.store import accounts, events
 from smtp_logger.store.db import session_factory
 
 
 def _events(sessions, account_id):
     with sessions() as session:
-        return [(e.id, e.data["n"]) for e in outbox.events_after(session, account_id, 0, 100)]
+        return [(e.id, e.data["n"]) for e in events.events_after(session, account_id, 0, 100)]
 
 
 def test_an_event_commits_with_its_change_or_not_at_all(db_url):
@@ -26,10 +26,10 @@ def test_an_event_commits_with_its_change_or_not_at_all(db_url):
         session.commit()
     with sessions() as session:
         accounts.add_account(session, "the change")
-        outbox.record(session, account_id, outbox.MESSAGE_HELD, {"n": 0})
+        events.record(session, account_id, events.MESSAGE_HELD, {"n": 0})
         session.rollback()
     with sessions() as session:
-        outbox.record(session, account_id, outbox.MESSAGE_HELD, {"n": 1})
+        events.record(session, account_id, events.MESSAGE_HELD, {"n": 1})
         session.commit()
         assert [a.name for a in accounts.all_accounts(session)] == ["A"]
     assert [n for _id, n in _events(sessions, account_id)] == [1]
@@ -48,14 +48,14 @@ def test_event_ids_follow_commit_order(db_url):
         release.wait(10)
 
     event.listen(first, "before_commit", pause)
-    outbox.record(first, account_id, outbox.MESSAGE_HELD, {"n": 1})
+    events.record(first, account_id, events.MESSAGE_HELD, {"n": 1})
     committing = threading.Thread(target=first.commit)
     committing.start()
     assert inserted.wait(10)
 
     def second():
         with sessions() as session:
-            outbox.record(session, account_id, outbox.MESSAGE_HELD, {"n": 2})
+            events.record(session, account_id, events.MESSAGE_HELD, {"n": 2})
             session.commit()
 
     later = threading.Thread(target=second)
