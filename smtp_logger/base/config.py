@@ -47,6 +47,11 @@ class Settings:
     log_format: str = "auto"
     log_level: str = "info"
     metrics_port: int = 0
+    max_attempts: int = 5
+    shutdown_grace_seconds: float = 30
+    min_free_bytes: int = 1_073_741_824
+    tls_check_seconds: float = 60
+    address_refresh_seconds: float = 5
 
     @property
     def data_path(self) -> Path:

@@ -6,7 +6,7 @@ May import run, store and below; nothing imports it.
 
 from __future__ import annotations
 
-from smtp_logger.cli import ask, customers, people, serve  # noqa: F401  (they register their commands)
+from smtp_logger.cli import ask, customers, people, serve, spool  # noqa: F401  (they register their commands)
 from smtp_logger.cli.base import main
 
 __all__ = ["main"]

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from smtp_logger.decide import candidate as candidates
 from smtp_logger.decide.rules import Candidate, Decision, decide
 from smtp_logger.intake.spool import Spool, SpoolEntry
-from smtp_logger.store import accounts, directory, engagements, facts, lifecycle
+from smtp_logger.store import accounts, directory, engagements, facts, failures, lifecycle
 from smtp_logger.store import held as held_store
 from smtp_logger.store.blobs import BlobStore
 from smtp_logger.store.models import Account, HeldWait, ReceivedMessage
@@ -259,9 +259,13 @@ class Pipeline:
             return None
         # The unique (spool id, address) constraint catches a delivery done before a crash;
         # only a retry pays for looking.
-        if not first_attempt and session.scalars(select(ReceivedMessage.id).where(
-                ReceivedMessage.spool_id == entry.spool_id, ReceivedMessage.logging_address == rcpt)).first():
-            return None  # already processed before a crash
+        if not first_attempt and (earlier := failures.earlier(session, entry.spool_id, rcpt)) is not None:
+            if earlier.status != "failed":
+                return None  # already processed before a crash
+            change = self._decide_and_write(session, earlier, parsed, raw)  # quarantined, retried
+            if earlier.status == "held":
+                held.append(earlier.id)
+            return change
         fields = dict(account_id=address.account_id, user_id=address.user_id, spool_id=entry.spool_id,
                       logging_address=rcpt, way=address.kind, mail_from=entry.mail_from[:998],
                       message_id=(parsed.message_id if parsed else message_id_of(raw)),

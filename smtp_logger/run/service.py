@@ -17,6 +17,7 @@ from smtp_logger.intake.committer import GroupCommitter
 from smtp_logger.intake.server import protocol_factory
 from smtp_logger.intake.spool import Spool, SpoolEntry
 from smtp_logger.run.pipeline import Pipeline
+from smtp_logger.run.quarantine import Quarantine
 from smtp_logger.run.workers import Workers
 from smtp_logger.store import accounts
 from smtp_logger.store.db import lookup_engine, session_factory, upgrade
@@ -25,6 +26,7 @@ log = structlog.get_logger("smtp_logger.run.service")
 
 ACCEPTED = Counter("smtp_logger_accepted_total", "Deliveries acknowledged with 250")
 BACKLOG = Gauge("smtp_logger_spool_backlog", "Deliveries spooled and not yet processed")
+FAILED = Gauge("smtp_logger_spool_failed", "Deliveries quarantined in spool/failed (PROCESSING_FAILED)")
 WATCH_INTERVAL = 1.0  # seconds between checks that every worker is alive
 
 
@@ -85,6 +87,7 @@ class App:
         self._watch = asyncio.ensure_future(self._watch_workers())
         if self.settings.metrics_port:
             BACKLOG.set_function(self.spool.backlog)
+            FAILED.set_function(Quarantine(self.spool).count_failed)
             WORKER_COUNTS.counts = self.workers.counts
             start_http_server(self.settings.metrics_port, addr=self.settings.host)
         # Modules, caches and start-up state are never garbage; left tracked, every full
