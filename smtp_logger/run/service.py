@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import signal
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import structlog
@@ -15,6 +16,7 @@ from prometheus_client import REGISTRY, Counter, Gauge, start_http_server
 
 from smtp_logger.intake.committer import GroupCommitter
 from smtp_logger.intake.server import protocol_factory
+from smtp_logger.intake.shutdown import close_sessions
 from smtp_logger.intake.spool import Spool, SpoolEntry
 from smtp_logger.run.pipeline import Pipeline
 from smtp_logger.run.quarantine import Quarantine
@@ -54,6 +56,7 @@ class App:
         self.workers = Workers(settings, self.pipeline, self.spool)
         self.committer: GroupCommitter | None = None
         self.connections = 0
+        self.sessions: set = set()  # the SMTP sessions open now (intake/server.py keeps it)
         self.loop: asyncio.AbstractEventLoop | None = None
         self._watch: asyncio.Task | None = None
 
@@ -110,11 +113,11 @@ class App:
         while await asyncio.to_thread(self.spool.backlog):
             await asyncio.sleep(poll)
 
-    async def close(self) -> None:
+    async def close(self, timeout: float = 30) -> None:
         """Stop the workers (after their current delivery) and the committer."""
         if self._watch is not None:
             self._watch.cancel()
-        await asyncio.to_thread(self.workers.stop)
+        await asyncio.to_thread(self.workers.stop, timeout)
         if self.committer is not None:
             await asyncio.to_thread(self.committer.close)
 
@@ -127,11 +130,21 @@ class App:
             except (NotImplementedError, RuntimeError):
                 pass
         await stop.wait()
-        log.info("stopping")
+        await self.shutdown(server)
+
+    async def shutdown(self, server) -> None:
+        """Stop listening at once; transactions in flight get shutdown_grace_seconds to finish
+        (intake/shutdown.py), the workers what is left of it to process what was acknowledged
+        (the rest waits in the spool for the next start), then finish what they hold."""
+        grace = self.settings.shutdown_grace_seconds
+        deadline = time.monotonic() + grace
+        log.info("stopping", sessions=len(self.sessions), grace_seconds=grace)
         server.close()
+        cut_off = await close_sessions(self.sessions, grace)
         await server.wait_closed()
         try:
-            await asyncio.wait_for(self.drain(), timeout=30)
+            await asyncio.wait_for(self.drain(), timeout=max(1.0, deadline - time.monotonic()))
         except asyncio.TimeoutError:
             log.warning("stopped_with_backlog", deliveries=self.spool.backlog())  # kept for the next start
-        await self.close()
+        await self.close(timeout=max(1.0, grace))
+        log.info("stopped", sessions_cut_off=cut_off)
