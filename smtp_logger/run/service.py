@@ -12,12 +12,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import structlog
-from prometheus_client import REGISTRY, Counter, Gauge, start_http_server
+from prometheus_client import REGISTRY, Counter, Gauge
 
 from smtp_logger.intake.committer import GroupCommitter
 from smtp_logger.intake.server import protocol_factory
 from smtp_logger.intake.shutdown import close_sessions
 from smtp_logger.intake.spool import Spool, SpoolEntry
+from smtp_logger.run.health import HealthServer
 from smtp_logger.run.pipeline import Pipeline
 from smtp_logger.run.quarantine import Quarantine
 from smtp_logger.run.workers import Workers
@@ -59,6 +60,7 @@ class App:
         self.sessions: set = set()  # the SMTP sessions open now (intake/server.py keeps it)
         self.loop: asyncio.AbstractEventLoop | None = None
         self._watch: asyncio.Task | None = None
+        self.health: HealthServer | None = None
 
     def _is_live_address(self, address: str) -> bool:
         with self.engine.connect() as connection:
@@ -92,7 +94,7 @@ class App:
             BACKLOG.set_function(self.spool.backlog)
             FAILED.set_function(Quarantine(self.spool).count_failed)
             WORKER_COUNTS.counts = self.workers.counts
-            start_http_server(self.settings.metrics_port, addr=self.settings.host)
+            self.health = HealthServer(self.settings, self.spool)  # /metrics, /healthz, /readyz
         # Modules, caches and start-up state are never garbage; left tracked, every full
         # collection walked them all and paused the event loop for 70-105 ms (bench (c)).
         gc.collect()
@@ -120,6 +122,8 @@ class App:
         await asyncio.to_thread(self.workers.stop, timeout)
         if self.committer is not None:
             await asyncio.to_thread(self.committer.close)
+        if self.health is not None:
+            await asyncio.to_thread(self.health.close)
 
     async def serve_forever(self) -> None:
         server = await self.start()
