@@ -15,6 +15,7 @@ from aiosmtpd.smtp import SMTP, syntax
 
 from smtp_logger.intake import replies
 from smtp_logger.intake.data import CHUNK, DotUnstuffer
+from smtp_logger.intake.disk import reply_for_spool_error
 from smtp_logger.intake.spool import Spool
 
 log = structlog.get_logger("smtp_logger.intake")
@@ -37,6 +38,15 @@ class Handler:
         envelope.rcpt_tos.append(normalized)
         envelope.rcpt_options.extend(rcpt_options)
         return replies.OK_RCPT
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        refusal = self.app.disk.mail_refusal(mail_options)  # a full disk: intake/disk.py
+        if refusal:
+            log.warning("mail_refused_low_disk", peer=_peer(session))
+            return refusal
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_PROXY(self, server, session, envelope, proxy_data):
         """Behind a load balancer: the PROXY header names the real client; log that one."""
@@ -106,6 +116,8 @@ class StreamingSMTP(SMTP):
             await super().push(replies.ERR_TOO_MANY_CONNECTIONS)
             self.transport.close()
             return
+        if text.startswith("250-SIZE "):  # EHLO/LHLO: no more than fits on disk now
+            text = f"250-SIZE {self.app.disk.advertised_size(self.data_size_limit or 0)}"
         await super().push(replies.AIOSMTPD_REWRITES.get(text, text))
 
     @syntax("DATA")
@@ -136,6 +148,8 @@ class StreamingSMTP(SMTP):
                 reader.feed(chunk)
                 await sink.spill()
                 self._reset_timeout()
+            if sink.error is not None:  # the rest of DATA was read and dropped
+                raise sink.error
             if reader.result.leftover:
                 self._reader._buffer[:0] = reader.result.leftover  # pipelined commands
             if reader.result.too_big:
@@ -151,7 +165,7 @@ class StreamingSMTP(SMTP):
         except Exception as exc:
             await sink.abort()
             log.error("spool_failed", error=exc.__class__.__name__, detail=str(exc)[:200])
-            return [replies.ERR_TEMP_LOCAL] * (len(envelope.rcpt_tos) if self.lmtp else 1)
+            return [reply_for_spool_error(exc)] * (len(envelope.rcpt_tos) if self.lmtp else 1)
         log.info("accepted", spool_id=entry.spool_id, size=reader.result.size,
                  recipients=len(entry.rcpt_tos), peer=_peer(self.session))
         self.app.accepted(entry)
@@ -173,10 +187,12 @@ class _SpoolSink:
         self.pending = 0
         self.writer = None
         self.handed_over = False
+        self.error: OSError | None = None  # writing failed (e.g. a full disk): the rest is dropped
 
     def buffer(self, data: bytes) -> None:
-        self.chunks.append(data)
-        self.pending += len(data)
+        if self.error is None:
+            self.chunks.append(data)
+            self.pending += len(data)
 
     def _drain_into_writer(self, start_writeback: bool = False) -> None:
         for chunk in self.chunks:
@@ -188,11 +204,15 @@ class _SpoolSink:
     async def spill(self) -> None:
         """Each megabyte of a large message is written and hashed in a thread (both release
         the GIL), so a 70 MB upload does not hold up the event loop serving other sessions."""
-        if self.pending < self.SPILL:
+        if self.pending < self.SPILL or self.error is not None:
             return
-        if self.writer is None:
-            self.writer = await asyncio.to_thread(self.spool.open_writer, self.mail_from, self.rcpt_tos, self.peer)
-        await asyncio.to_thread(self._drain_into_writer, True)
+        try:
+            if self.writer is None:
+                self.writer = await asyncio.to_thread(self.spool.open_writer, self.mail_from, self.rcpt_tos, self.peer)
+            await asyncio.to_thread(self._drain_into_writer, True)
+        except OSError as exc:  # the session reads DATA to its end, then answers (452 when full)
+            self.error = exc
+            await self.abort()
 
     # The group committer's side (its thread): see smtp/committer.py.
     def prepare(self) -> None:

@@ -15,6 +15,7 @@ import structlog
 from prometheus_client import REGISTRY, Counter, Gauge
 
 from smtp_logger.intake.committer import GroupCommitter
+from smtp_logger.intake.disk import DiskSpace
 from smtp_logger.intake.server import protocol_factory
 from smtp_logger.intake.shutdown import close_sessions
 from smtp_logger.intake.spool import Spool, SpoolEntry
@@ -53,6 +54,7 @@ class App:
         self.sessions = session_factory(settings.db_url)
         self.engine = lookup_engine(settings.db_url)
         self.spool = Spool(settings.data_path)
+        self.disk = DiskSpace(settings.data_path, settings.min_free_bytes)  # MAIL and EHLO ask it
         self.pipeline = Pipeline(settings, self.sessions, self.spool)
         self.workers = Workers(settings, self.pipeline, self.spool)
         self.committer: GroupCommitter | None = None

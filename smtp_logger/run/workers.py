@@ -7,7 +7,7 @@ A delivery whose processing fails stays claimed and is retried by the same worke
 growing delay (1 s doubling to 5 min); a restarted worker or server retries it too. After
 max_attempts failures it is quarantined (run/quarantine.py). A failure while the database does
 not answer is not the delivery's: it is not counted, and the worker pauses (growing to 10 s)
-until the database answers again, then retries at once. Workers
+until the database answers again, then retries at once; nor is a full disk (ENOSPC). Workers
 run as processes (production: parsing and SQL off the SMTP process's core and GIL, niced so
 the SMTP side answers first) or, with worker_processes = 0, as threads (tests). A worker
 process whose server died, even by SIGKILL, exits: the restarted server redoes its work.
@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import structlog
 from prometheus_client.core import CounterMetricFamily
 
+from smtp_logger.intake.disk import is_out_of_space
 from smtp_logger.intake.spool import Spool, SpoolEntry
 from smtp_logger.run.pipeline import Pipeline
 from smtp_logger.run.quarantine import Quarantine
@@ -138,6 +139,10 @@ class SpoolWorker:
         self.counts.add(failed=1)
         if self.outage.explains_failure():  # not the delivery's fault: not counted
             self.retries[entry.spool_id] = _Retry(entry, time.monotonic(), 1.0)
+            return
+        if is_out_of_space(exc):  # nor is a full disk: retried with the back-off, not counted
+            log.error("processing_postponed_disk_full", spool_id=entry.spool_id, retry_in=delay)
+            self.retries[entry.spool_id] = _Retry(entry, time.monotonic() + delay, delay)
             return
         attempts = self.quarantine.failed_attempt(entry, exc)
         log.error("processing_failed", spool_id=entry.spool_id, error=exc.__class__.__name__,
