@@ -7,7 +7,6 @@ work run in worker threads, never on the event loop.
 from __future__ import annotations
 
 import asyncio
-import ssl
 
 import structlog
 from aiosmtpd.lmtp import LMTP
@@ -253,31 +252,24 @@ class StreamingLMTP(StreamingSMTP, LMTP):
     lmtp = True
 
 
-def tls_context(settings) -> ssl.SSLContext | None:
-    if not settings.tls_cert:
-        return None
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(settings.tls_cert, settings.tls_key or None)
-    return context
-
-
 def protocol_factory(app):
+    """Sessions for the app; each new one takes the certificate in use now (app.tls,
+    intake/tls.py: renewed on SIGHUP or when the files change)."""
     settings = app.settings
     cls = StreamingLMTP if settings.lmtp else StreamingSMTP
-    context = tls_context(settings)
     kwargs = dict(
         data_size_limit=settings.max_message_size,
         enable_SMTPUTF8=True,
         decode_data=False,
         hostname=settings.hostname,
         ident="smtp_logger",
-        tls_context=context,
-        require_starttls=bool(context and settings.require_tls),
+        require_starttls=bool(settings.tls_cert and settings.require_tls),
         timeout=settings.session_timeout,
     )
     if settings.proxy_protocol_timeout:
         kwargs["proxy_protocol_timeout"] = settings.proxy_protocol_timeout
-    return lambda: cls(app, **kwargs)
+    certificates = app.tls
+    return lambda: cls(app, tls_context=certificates.context, **kwargs)
 
 
 __all__ = ["protocol_factory", "Spool"]

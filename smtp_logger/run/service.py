@@ -19,6 +19,7 @@ from smtp_logger.intake.disk import DiskSpace
 from smtp_logger.intake.server import protocol_factory
 from smtp_logger.intake.shutdown import close_sessions
 from smtp_logger.intake.spool import Spool, SpoolEntry
+from smtp_logger.intake.tls import Certificates
 from smtp_logger.run.health import HealthServer
 from smtp_logger.run.pipeline import Pipeline
 from smtp_logger.run.quarantine import Quarantine
@@ -55,6 +56,7 @@ class App:
         self.engine = lookup_engine(settings.db_url)
         self.spool = Spool(settings.data_path)
         self.disk = DiskSpace(settings.data_path, settings.min_free_bytes)  # MAIL and EHLO ask it
+        self.tls = Certificates(settings.tls_cert, settings.tls_key)  # renewed without a restart
         self.pipeline = Pipeline(settings, self.sessions, self.spool)
         self.workers = Workers(settings, self.pipeline, self.spool)
         self.committer: GroupCommitter | None = None
@@ -63,6 +65,7 @@ class App:
         self.loop: asyncio.AbstractEventLoop | None = None
         self._watch: asyncio.Task | None = None
         self.health: HealthServer | None = None
+        self._tasks: list[asyncio.Task] = []
 
     def _is_live_address(self, address: str) -> bool:
         with self.engine.connect() as connection:
@@ -92,6 +95,7 @@ class App:
         self.committer = GroupCommitter(self.spool, self.loop)
         self.workers.start()
         self._watch = asyncio.ensure_future(self._watch_workers())
+        self._tasks = [asyncio.ensure_future(self._watch_certificates())]
         if self.settings.metrics_port:
             BACKLOG.set_function(self.spool.backlog)
             FAILED.set_function(Quarantine(self.spool).count_failed)
@@ -112,6 +116,15 @@ class App:
             await asyncio.sleep(WATCH_INTERVAL)
             self.workers.replace_dead()
 
+    async def _watch_certificates(self) -> None:
+        while self.settings.tls_cert:
+            await asyncio.sleep(max(1.0, self.settings.tls_check_seconds))
+            await asyncio.to_thread(self.tls.check)
+
+    def reload_certificates(self) -> None:
+        """SIGHUP: new sessions use the certificate files as they are now."""
+        asyncio.ensure_future(asyncio.to_thread(self.tls.reload, "SIGHUP"))
+
     async def drain(self, poll: float = 0.02) -> None:
         """Wait until every accepted delivery has been processed (used by tests and shutdown)."""
         while await asyncio.to_thread(self.spool.backlog):
@@ -119,8 +132,9 @@ class App:
 
     async def close(self, timeout: float = 30) -> None:
         """Stop the workers (after their current delivery) and the committer."""
-        if self._watch is not None:
-            self._watch.cancel()
+        for task in [self._watch, *self._tasks]:
+            if task is not None:
+                task.cancel()
         await asyncio.to_thread(self.workers.stop, timeout)
         if self.committer is not None:
             await asyncio.to_thread(self.committer.close)
@@ -135,6 +149,10 @@ class App:
                 self.loop.add_signal_handler(sig, stop.set)
             except (NotImplementedError, RuntimeError):
                 pass
+        try:
+            self.loop.add_signal_handler(signal.SIGHUP, self.reload_certificates)
+        except (NotImplementedError, RuntimeError, AttributeError):
+            pass
         await stop.wait()
         await self.shutdown(server)
 

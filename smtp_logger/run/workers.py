@@ -37,6 +37,7 @@ log = structlog.get_logger("smtp_logger.run.workers")
 BATCH = 16  # deliveries claimed at a time: the other workers take the rest
 POLL = 0.02  # seconds between looks at an empty spool
 MAX_DELAY = 300.0
+GROUP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}  # a worker process ignores them
 OUTAGE_PAUSE, OUTAGE_MAX_PAUSE = 0.5, 10.0  # seconds between asking a database that is down
 
 
@@ -220,11 +221,11 @@ def _exit_with_parent(parent: int) -> None:
 
 
 def _process_main(name: str, settings, server_pid: int, stop, counts: "WorkerCounts") -> None:
-    """A worker process: logging, a database pool and a pipeline of its own. Ctrl-C and SIGTERM
-    reach the whole process group: the server alone decides when its workers stop."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the server's "reload certificates"
+    """A worker process: logging, a database pool and a pipeline of its own. Ctrl-C, SIGTERM and
+    a hang-up reach the whole process group: the server alone decides when its workers stop."""
+    for sig in GROUP_SIGNALS:  # SIGHUP: the server's "reload certificates"
+        signal.signal(sig, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, GROUP_SIGNALS)  # blocked since the spawn: see Workers
     threading.Thread(target=_exit_with_parent, args=(server_pid,), daemon=True).start()
     os.nice(10)
     from smtp_logger.base.logsetup import configure
@@ -257,10 +258,17 @@ class Workers:
         if self.in_processes:
             worker = self.context.Process(target=_process_main, name=f"smtp-logger-{name}", daemon=True,
                                           args=(name, self.settings, os.getpid(), self.stop_event, counts))
+            # Spawned with the group's signals blocked (the mask is inherited): one that comes
+            # while the new process still imports waits until it has set them to be ignored.
+            mask = signal.pthread_sigmask(signal.SIG_BLOCK, GROUP_SIGNALS)
+            try:
+                worker.start()
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         else:
             runner = SpoolWorker(name, self.pipeline, self.spool, self.stop_event, counts)
             worker = threading.Thread(target=runner.run, name=f"smtp-logger-{name}", daemon=True)
-        worker.start()
+            worker.start()
         self.running[index] = worker
 
     def replace_dead(self) -> None:
