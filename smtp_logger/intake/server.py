@@ -31,6 +31,9 @@ class Handler:
             return replies.ERR_TOO_MANY_RCPTS
         normalized = address.strip().lower()
         live = await self.app.is_live_address(normalized)
+        if live is None:  # not in our copy, and the database cannot be asked now
+            log.warning("rcpt_deferred", peer=_peer(session), why="database unavailable")
+            return replies.ERR_TEMP_LOCAL
         if not live:
             log.info("rcpt_refused", peer=_peer(session))
             return replies.ERR_UNKNOWN_RCPT

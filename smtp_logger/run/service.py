@@ -20,11 +20,11 @@ from smtp_logger.intake.server import protocol_factory
 from smtp_logger.intake.shutdown import close_sessions
 from smtp_logger.intake.spool import Spool, SpoolEntry
 from smtp_logger.intake.tls import Certificates
+from smtp_logger.run.addresses import AddressBook
 from smtp_logger.run.health import HealthServer
 from smtp_logger.run.pipeline import Pipeline
 from smtp_logger.run.quarantine import Quarantine
 from smtp_logger.run.workers import Workers
-from smtp_logger.store import accounts
 from smtp_logger.store.db import lookup_engine, session_factory, upgrade
 
 log = structlog.get_logger("smtp_logger.run.service")
@@ -54,6 +54,7 @@ class App:
         self.settings = settings
         self.sessions = session_factory(settings.db_url)
         self.engine = lookup_engine(settings.db_url)
+        self.addresses = AddressBook(settings, self.engine)
         self.spool = Spool(settings.data_path)
         self.disk = DiskSpace(settings.data_path, settings.min_free_bytes)  # MAIL and EHLO ask it
         self.tls = Certificates(settings.tls_cert, settings.tls_key)  # renewed without a restart
@@ -67,16 +68,10 @@ class App:
         self.health: HealthServer | None = None
         self._tasks: list[asyncio.Task] = []
 
-    def _is_live_address(self, address: str) -> bool:
-        with self.engine.connect() as connection:
-            return accounts.is_live(connection, address)
-
-    async def is_live_address(self, address: str) -> bool:
-        """The RCPT TO check. SQLite answers an indexed look-up in microseconds: on the loop,
-        which spares a thread hand-off per recipient; a database server is asked from a thread."""
-        if self.settings.is_embedded:
-            return self._is_live_address(address)
-        return await asyncio.to_thread(self._is_live_address, address)
+    async def is_live_address(self, address: str) -> bool | None:
+        """The RCPT TO check: our own copy of the live addresses, else the database (None: it
+        cannot be asked and the copy does not have the address; run/addresses.py)."""
+        return await self.addresses.is_live(address)
 
     def accepted(self, entry: SpoolEntry) -> None:
         """A delivery just acknowledged with 250 (counted; the workers find it in the spool)."""
@@ -90,12 +85,14 @@ class App:
         if self.settings.is_embedded:
             await asyncio.to_thread(upgrade, self.settings.db_url)
         waiting = await asyncio.to_thread(self.spool.recover)
+        await asyncio.to_thread(self.addresses.load_saved)
         if waiting:
             log.info("recovering_spooled", deliveries=waiting)
         self.committer = GroupCommitter(self.spool, self.loop)
         self.workers.start()
         self._watch = asyncio.ensure_future(self._watch_workers())
-        self._tasks = [asyncio.ensure_future(self._watch_certificates())]
+        self._tasks = [asyncio.ensure_future(self._watch_certificates()),
+                       asyncio.ensure_future(self.addresses.keep_fresh())]
         if self.settings.metrics_port:
             BACKLOG.set_function(self.spool.backlog)
             FAILED.set_function(Quarantine(self.spool).count_failed)
