@@ -129,3 +129,28 @@ def test_sigterm_during_twenty_transfers_loses_nothing_and_acknowledges_nothing_
         assert cli.json("why", t.message_id) == []
     for folder in ("new", "tmp"):
         assert not list((tmp_path / "data" / "spool" / folder).iterdir())
+
+
+def test_a_second_signal_cuts_the_grace_short(tmp_path, db_url, cli):
+    port = free_port()
+    env = make_env(tmp_path, db_url, port=port, worker_processes=0, shutdown_grace_seconds=60)
+    cli.env = env
+    bcc = cli.json("users", "add", ALICE)["bcc_address"]
+    proc = serve(env, tmp_path / "server.log")
+    in_data = threading.Semaphore(0)
+    slow = Transfer(port, bcc, 0, 2.0, in_data)
+    try:
+        slow.start()
+        assert in_data.acquire(timeout=30)
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(1)
+        assert proc.poll() is None, "the first signal waits for the transfer in flight"
+        signalled = time.monotonic()
+        proc.send_signal(signal.SIGINT)  # Ctrl-C again
+        assert proc.wait(30) == 0
+        assert time.monotonic() - signalled < 15, "not the 60 s grace"
+        slow.join(30)
+    finally:
+        stop(proc)
+    assert slow.reply != 250
+    assert cli.json("why", slow.message_id) == []

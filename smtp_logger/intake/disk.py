@@ -64,7 +64,4 @@ class DiskSpace:
     def advertised_size(self, limit: int) -> int:
         """EHLO's SIZE: the configured limit, or less when less fits (at least 1: SIZE 0 would
         announce no limit at all)."""
-        fits = self.fits()
-        if not limit:
-            return max(1, fits) if fits < (1 << 62) else 0
-        return max(1, min(limit, fits))
+        return max(1, min(limit, self.fits()))

@@ -119,7 +119,7 @@ class StreamingSMTP(SMTP):
             self.transport.close()
             return
         if text.startswith("250-SIZE "):  # EHLO/LHLO: no more than fits on disk now
-            text = f"250-SIZE {self.app.disk.advertised_size(self.data_size_limit or 0)}"
+            text = f"250-SIZE {self.app.disk.advertised_size(self.data_size_limit)}"
         await super().push(replies.AIOSMTPD_REWRITES.get(text, text))
 
     @syntax("DATA")

@@ -57,12 +57,13 @@ class _Commands(dict):
         say_goodbye(self.protocol)
 
 
-async def close_sessions(sessions: set, grace: float) -> int:
+async def close_sessions(sessions: set, grace: float, hurry: asyncio.Event | None = None) -> int:
     """Close every session (the live set, which connection_lost keeps) within `grace` seconds
-    as described above. Returns how many were cut off at the end."""
+    as described above, or as soon as `hurry` is set (a second signal). Returns how many were
+    cut off at the end."""
     deadline = time.monotonic() + grace
     guarded: set[int] = set()
-    while sessions and time.monotonic() < deadline:
+    while sessions and time.monotonic() < deadline and not (hurry and hurry.is_set()):
         for protocol in list(sessions):
             if waiting_for_command(protocol):
                 say_goodbye(protocol)

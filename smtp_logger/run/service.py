@@ -140,20 +140,21 @@ class App:
 
     async def serve_forever(self) -> None:
         server = await self.start()
-        stop = asyncio.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                self.loop.add_signal_handler(sig, stop.set)
-            except (NotImplementedError, RuntimeError):
-                pass
-        try:
-            self.loop.add_signal_handler(signal.SIGHUP, self.reload_certificates)
-        except (NotImplementedError, RuntimeError, AttributeError):
-            pass
+        stop, hurry = asyncio.Event(), asyncio.Event()
+        self._on_signals((signal.SIGINT, signal.SIGTERM), stop.set)
+        self._on_signals((signal.SIGHUP,), self.reload_certificates)
         await stop.wait()
-        await self.shutdown(server)
+        self._on_signals((signal.SIGINT, signal.SIGTERM), hurry.set)  # a second one: no more grace
+        await self.shutdown(server, hurry)
 
-    async def shutdown(self, server) -> None:
+    def _on_signals(self, signals, callback) -> None:
+        for sig in signals:
+            try:
+                self.loop.add_signal_handler(sig, callback)
+            except (NotImplementedError, RuntimeError, AttributeError):
+                pass
+
+    async def shutdown(self, server, hurry: asyncio.Event | None = None) -> None:
         """Stop listening at once; transactions in flight get shutdown_grace_seconds to finish
         (intake/shutdown.py), the workers what is left of it to process what was acknowledged
         (the rest waits in the spool for the next start), then finish what they hold."""
@@ -161,11 +162,13 @@ class App:
         deadline = time.monotonic() + grace
         log.info("stopping", sessions=len(self.sessions), grace_seconds=grace)
         server.close()
-        cut_off = await close_sessions(self.sessions, grace)
+        cut_off = await close_sessions(self.sessions, grace, hurry)
         await server.wait_closed()
+        left = 0.0 if hurry is not None and hurry.is_set() else max(1.0, deadline - time.monotonic())
         try:
-            await asyncio.wait_for(self.drain(), timeout=max(1.0, deadline - time.monotonic()))
+            await asyncio.wait_for(self.drain(), timeout=left)
         except asyncio.TimeoutError:
-            log.warning("stopped_with_backlog", deliveries=self.spool.backlog())  # kept for the next start
+            if waiting := self.spool.backlog():
+                log.warning("stopped_with_backlog", deliveries=waiting)  # kept for the next start
         await self.close(timeout=max(1.0, grace))
         log.info("stopped", sessions_cut_off=cut_off)
