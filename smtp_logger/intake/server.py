@@ -100,7 +100,7 @@ class StreamingSMTP(SMTP):
         super().connection_made(transport)
         if not getattr(self, "_counted", False):
             self.app.connections += 1
-            self.app.sessions.add(self)  # graceful shutdown closes them: intake/shutdown.py
+            self.app.smtp_sessions.add(self)  # graceful shutdown closes them: intake/shutdown.py
             self._counted = True
             if self.app.connections > self.app.settings.max_connections:
                 self._too_many = True
@@ -108,7 +108,7 @@ class StreamingSMTP(SMTP):
     def connection_lost(self, error):
         if getattr(self, "_counted", False):
             self.app.connections -= 1
-            self.app.sessions.discard(self)
+            self.app.smtp_sessions.discard(self)
             self._counted = False
         super().connection_lost(error)
 

@@ -62,7 +62,7 @@ class App:
         self.workers = Workers(settings, self.pipeline, self.spool)
         self.committer: GroupCommitter | None = None
         self.connections = 0
-        self.sessions: set = set()  # the SMTP sessions open now (intake/server.py keeps it)
+        self.smtp_sessions: set = set()  # the SMTP sessions open now (intake/server.py keeps it)
         self.loop: asyncio.AbstractEventLoop | None = None
         self._watch: asyncio.Task | None = None
         self.health: HealthServer | None = None
@@ -160,9 +160,9 @@ class App:
         (the rest waits in the spool for the next start), then finish what they hold."""
         grace = self.settings.shutdown_grace_seconds
         deadline = time.monotonic() + grace
-        log.info("stopping", sessions=len(self.sessions), grace_seconds=grace)
+        log.info("stopping", sessions=len(self.smtp_sessions), grace_seconds=grace)
         server.close()
-        cut_off = await close_sessions(self.sessions, grace, hurry)
+        cut_off = await close_sessions(self.smtp_sessions, grace, hurry)
         await server.wait_closed()
         left = 0.0 if hurry is not None and hurry.is_set() else max(1.0, deadline - time.monotonic())
         try:
