@@ -127,7 +127,7 @@ def test_two_hundred_messages_during_a_postgresql_outage_are_all_acknowledged_an
         tmp_path, own_postgres):
     port, metrics_port = free_port(), free_port()
     env = make_env(tmp_path, own_postgres.url, port=port, metrics_port=metrics_port, worker_processes=2,
-                   address_refresh_seconds=1, max_attempts=2, shutdown_grace_seconds=3, log_level="info")
+                   address_sync_seconds=1, max_attempts=2, shutdown_grace_seconds=3, log_level="info")
     cli = Cli(env)
     cli("db", "upgrade")
     alice = cli.json("users", "add", ALICE)
@@ -182,7 +182,7 @@ def test_a_rotated_token_stops_working_within_one_refresh(tmp_path, own_postgres
     """The rotation is made by a command line on "another host" (its own data_dir, so the
     receiver's marker file is not touched): the receiver's copy notices at its next refresh."""
     port = free_port()
-    env = make_env(tmp_path, own_postgres.url, port=port, worker_processes=0, address_refresh_seconds=1)
+    env = make_env(tmp_path, own_postgres.url, port=port, worker_processes=0, address_sync_seconds=1)
     cli = Cli(env)
     cli("db", "upgrade")
     old = cli.json("users", "add", ALICE)
@@ -203,7 +203,9 @@ def test_a_rotated_token_stops_working_within_one_refresh(tmp_path, own_postgres
                 assert error.recipients[old["bcc_address"]][0] == 550
                 return True
         wait_for(refused, timeout=10, what="the old token refused")
-        assert time.monotonic() - rotated_at < 1 + 1.5, "within one refresh (1 s) and a margin"
+        took = time.monotonic() - rotated_at
+        assert took < 1 + 2, f"within one refresh (1 s) and a margin: {took:.2f} s"
+        print(f"the rotated token was refused {took:.2f} s after the rotation")
         assert send(port, message(ALICE, "bob@acme.example"), [new["bcc_address"]]) == {}
     finally:
         assert stop(proc) == 0
@@ -211,7 +213,7 @@ def test_a_rotated_token_stops_working_within_one_refresh(tmp_path, own_postgres
 
 def test_the_saved_copy_is_private(tmp_path, own_postgres):
     port = free_port()
-    env = make_env(tmp_path, own_postgres.url, port=port, worker_processes=0, address_refresh_seconds=0.5)
+    env = make_env(tmp_path, own_postgres.url, port=port, worker_processes=0, address_sync_seconds=0.5)
     cli = Cli(env)
     cli("db", "upgrade")
     user = cli.json("users", "add", ALICE)

@@ -55,7 +55,7 @@ class Settings:
     shutdown_grace_seconds: float = 30
     min_free_bytes: int = 1_073_741_824
     tls_check_seconds: float = 60
-    address_refresh_seconds: float = 5
+    address_sync_seconds: float = 5
 
     @property
     def data_path(self) -> Path:

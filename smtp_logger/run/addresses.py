@@ -2,7 +2,7 @@
 when the copy has the address and is current; else from the database. While the database
 cannot be asked, an address in the copy is accepted and any other is deferred (None: the
 session answers 451 4.3.0). The copy is refreshed from the database every
-address_refresh_seconds, starting from the one saved on disk.
+address_sync_seconds, starting from the one saved on disk.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ class AddressBook:
                     log.warning("live_addresses_refresh_failed", error=exc.__class__.__name__,
                                 kept=len(self.copy.valid_until))
                 self.refresh_failing = True
-            await asyncio.sleep(max(0.2, self.settings.address_refresh_seconds))
+            await asyncio.sleep(max(0.2, self.settings.address_sync_seconds))
 
     def _ask(self, address: str) -> bool:
         with self.engine.connect() as connection:
