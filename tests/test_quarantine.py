@@ -130,3 +130,31 @@ def test_spool_commands_refuse_what_is_not_there(cli):
     assert "no delivery nosuchid" in cli("spool", "show", "nosuchid", expect=1).output
     assert cli.json("spool", "list") == [] and cli.json("spool", "list", "--failed") == []
     assert cli("spool", "retry", "--all", "--json").stdout.strip().startswith("{")
+
+
+def test_the_owner_is_told_once_that_a_message_could_not_be_processed(tmp_path, db_url):
+    """PROCESSING_FAILED goes through the notices like any decision: one notice to the owner
+    (to a real relay started here), none again for its retry that logs it."""
+    from .relay import Sink
+    relay = Sink().start()
+    rx = start_receiver(tmp_path, db_url, max_attempts=1, notify_smtp_host="127.0.0.1", notify_smtp_port=relay.port)
+    try:
+        user = rx.add_user(ALICE)
+        blocker = tmp_path / "data" / "attachments" / hashlib.sha256(ATTACHMENT).hexdigest()[:2]
+        blocker.parent.mkdir(parents=True, exist_ok=True)
+        blocker.write_text("blocked")
+        poison = _poison()
+        assert send(rx.port, poison, [user["bcc_address"]]) == {}
+        [row] = _wait_for(lambda: rx.cli.json("spool", "list", "--failed"), timeout=30)
+        [caught] = relay.wait(1)
+        assert caught.rcpt_tos == [ALICE]
+        assert caught.message["Subject"].startswith("Not logged")
+        assert msgid(poison) in caught.message.get_body(("plain",)).get_content()
+        blocker.unlink()
+        rx.cli("spool", "retry", row["id"])
+        _wait_for(lambda: len(rx.cli.json("why", msgid(poison))) == 2, timeout=30)
+        rx.drain()
+        assert [n["reason"] for n in rx.cli.json("notices", "list")] == ["PROCESSING_FAILED"]
+    finally:
+        rx.stop()
+        relay.stop()

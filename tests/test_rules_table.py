@@ -27,19 +27,19 @@ def box(address, name=None):
 
 
 def bcc(sender="alice@ours.example", to=("bob@acme.example",), cc=(), **kw):
-    return Candidate(way="bcc", direction="outgoing", from_=box(sender), to=tuple(map(box, to)),
+    return Candidate(delivery="bcc", direction="outgoing", from_=box(sender), to=tuple(map(box, to)),
                      cc=tuple(map(box, cc)), subject="Offer", sent_at=SENT, thread_keys=("m1@x",),
                      dedup_key="mid:m1@x", subject_key="offer", **kw)
 
 
 def auto_copy(sender="bob@acme.example", to=("alice@ours.example",), keys=("r1@x", "m1@x"), **kw):
-    return Candidate(way="auto_copy", direction="incoming", from_=box(sender), to=tuple(map(box, to)),
+    return Candidate(delivery="auto_copy", direction="incoming", from_=box(sender), to=tuple(map(box, to)),
                      cc=(), subject="Re: Offer", sent_at=SENT, thread_keys=keys, dedup_key="mid:r1@x",
                      subject_key="offer", **kw)
 
 
 def forward(sender=box("bob@acme.example", "Bob"), found=True, **kw):
-    return Candidate(way="manual_forward", direction="incoming", from_=sender,
+    return Candidate(delivery="manual_forward", direction="incoming", from_=sender,
                      to=(box("alice@ours.example"),), cc=(), subject="Question", sent_at=SENT,
                      thread_keys=(), dedup_key="sha256:abc", subject_key="question",
                      original_found=found, **kw)

@@ -3,10 +3,12 @@ sentence a salesperson reads for each (`smtp-logger why`, and the README's table
 Meanings are stable: add codes, never change one."""
 
 LOGGED = "LOGGED"
+FORWARDING_CONFIRMATION = "FORWARDING_CONFIRMATION"  # not held: the user is sent its code and link
 
 # In SPEC.md's order of precedence.
 NOT_LOGGED = (
-    "SENDER_NOT_ALLOWED", "AUTH_FAILED", "DUPLICATE", "BOUNCE", "AUTO_REPLY", "SPAM", "NEVER_LOG",
+    "SENDER_NOT_ALLOWED", "AUTH_FAILED", FORWARDING_CONFIRMATION, "DUPLICATE", "BOUNCE",
+    "AUTO_REPLY", "SPAM", "NEVER_LOG",
     "ORIGINAL_NOT_FOUND", "ORIGINAL_SENDER_UNKNOWN", "NO_EXTERNAL_RECIPIENTS",
     "SENDER_NOT_CONTACT", "NOT_IN_LOGGED_THREAD", "THREAD_OWNED_BY_OTHER_USER", "UNPARSEABLE",
 )
@@ -30,6 +32,8 @@ EXPLANATIONS = {
                           "yours. Only mail from your own address or a verified alias is logged.",
     "AUTH_FAILED": "Not logged: it claims to come from you, but your mail server's signature "
                    "(DKIM/SPF/DMARC) did not check out, so it may be forged.",
+    FORWARDING_CONFIRMATION: "Not logged: this asks you to confirm automatic forwarding; we sent "
+                             "you the code.",
     "DUPLICATE": "Not logged again: this email is already on the timeline.",
     "BOUNCE": "Not logged: it is a delivery failure notice from a mail server, not a conversation.",
     "AUTO_REPLY": "Not logged: it is an automatic reply (for example an out-of-office message).",

@@ -77,7 +77,7 @@ class Quarantine:
         """Processed at last: its failed attempts are forgotten (usually there were none)."""
         (self.errors / f"{entry.spool_id}.json").unlink(missing_ok=True)
 
-    def quarantine(self, entry: SpoolEntry, sessions) -> None:
+    def quarantine(self, entry: SpoolEntry, sessions, settings) -> None:
         """Record PROCESSING_FAILED for each logging address not decided yet, then move the
         delivery and its error record into failed/ (durably). Raises if the database cannot be
         written: the delivery then stays where it is and is tried again."""
@@ -86,7 +86,7 @@ class Quarantine:
         detail = f"{error.get('type', 'error')} after {record['attempts']} attempts"
         with sessions() as session:
             record_processing_failed(
-                session, spool_id=entry.spool_id, rcpt_tos=entry.rcpt_tos, mail_from=entry.mail_from,
+                session, settings, spool_id=entry.spool_id, rcpt_tos=entry.rcpt_tos, mail_from=entry.mail_from,
                 message_id=_message_id(entry.path), raw_sha256=entry.sha256, size=entry.size,
                 received_at=datetime.fromtimestamp(entry.received_at, timezone.utc), detail=detail)
             session.commit()

@@ -22,6 +22,7 @@ from smtp_logger.intake.spool import Spool, SpoolEntry
 from smtp_logger.intake.tls import Certificates
 from smtp_logger.run.addresses import AddressBook
 from smtp_logger.run.health import HealthServer
+from smtp_logger.run.notifier import Notifier
 from smtp_logger.run.pipeline import Pipeline
 from smtp_logger.run.quarantine import Quarantine
 from smtp_logger.run.workers import Workers
@@ -60,6 +61,7 @@ class App:
         self.tls = Certificates(settings.tls_cert, settings.tls_key)  # renewed without a restart
         self.pipeline = Pipeline(settings, self.sessions, self.spool)
         self.workers = Workers(settings, self.pipeline, self.spool)
+        self.notifier = Notifier(settings, self.sessions) if settings.notices_on else None
         self.committer: GroupCommitter | None = None
         self.connections = 0
         self.smtp_sessions: set = set()  # the SMTP sessions open now (intake/server.py keeps it)
@@ -90,6 +92,8 @@ class App:
             log.info("recovering_spooled", deliveries=waiting)
         self.committer = GroupCommitter(self.spool, self.loop)
         self.workers.start()
+        if self.notifier is not None:
+            self.notifier.start()
         self._watch = asyncio.ensure_future(self._watch_workers())
         self._tasks = [asyncio.ensure_future(self._watch_certificates()),
                        asyncio.ensure_future(self.addresses.keep_fresh())]
@@ -133,6 +137,8 @@ class App:
             if task is not None:
                 task.cancel()
         await asyncio.to_thread(self.workers.stop, timeout)
+        if self.notifier is not None:
+            await asyncio.to_thread(self.notifier.stop)
         if self.committer is not None:
             await asyncio.to_thread(self.committer.close)
         if self.health is not None:

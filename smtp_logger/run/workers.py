@@ -150,7 +150,7 @@ class SpoolWorker:
                   detail=str(exc)[:300], attempt=attempts, retry_in=delay)
         if attempts >= self.max_attempts:
             try:
-                self.quarantine.quarantine(entry, self.pipeline.sessions)
+                self.quarantine.quarantine(entry, self.pipeline.sessions, self.pipeline.settings)
                 return
             except Exception as error:  # e.g. the database went away meanwhile: tried again later
                 log.error("quarantine_failed", spool_id=entry.spool_id, error=error.__class__.__name__)
