@@ -15,7 +15,7 @@ from email import message_from_bytes, policy
 from email.header import decode_header, make_header
 from email.headerregistry import HeaderRegistry
 from email.message import Message
-from weakref import WeakKeyDictionary
+from weakref import WeakKeyDictionary, ref
 
 from smtp_logger.understand.htmltext import html_to_text
 from smtp_logger.understand.largeparts import BLOB_HEADER
@@ -50,18 +50,31 @@ POLICY = policy.default.clone(header_factory=CachingHeaderRegistry())  # every m
 # --------------------------------------------------------------------------- headers
 
 # Readers ask a message for 30-odd header names, most of them absent: its fields are indexed by
-# name once per message instead of walked for every name.
+# name once per message instead of walked for every name (so a message is read as it was when
+# first read: nothing here changes one).
 _fields: WeakKeyDictionary[Message, dict[str, list[tuple[str, str]]]] = WeakKeyDictionary()
+_last: tuple = (lambda: None, {})  # (weak reference to the message read last, its index): no lookup
 
 
 def _fields_by_name(msg: Message) -> dict[str, list[tuple[str, str]]]:
-    by_name = _fields.get(msg)
-    if by_name is not None:
-        return by_name
-    by_name = {}
+    global _last
+    last_ref, last_index = _last
+    if last_ref() is msg:
+        return last_index
+    try:
+        by_name = _fields.get(msg)
+    except TypeError:  # not weakly referenceable: not a Message
+        return _index(msg)
+    if by_name is None:
+        by_name = _fields[msg] = _index(msg)
+    _last = (ref(msg), by_name)
+    return by_name
+
+
+def _index(msg: Message) -> dict[str, list[tuple[str, str]]]:
+    by_name: dict[str, list[tuple[str, str]]] = {}
     try:
         items = list(msg.raw_items())
-        _fields[msg] = by_name
     except Exception:  # not a Message, or one without raw items
         return by_name
     for key, raw in items:
@@ -148,13 +161,12 @@ def walk(msg: Message, into_messages: bool = False,
         part, parent = stack.pop()
         seen += 1
         yield part, parent
+        if not part.is_multipart():
+            continue
         kind = content_type(part)
         if not into_messages and kind.startswith("message/"):
             continue
-        try:
-            children = part.get_payload() if part.is_multipart() else []
-        except Exception:
-            children = []
+        children = part.get_payload()
         if isinstance(children, list):
             stack.extend((child, kind) for child in reversed(children) if isinstance(child, Message))
 
