@@ -133,6 +133,36 @@ def test_a_person_forwarding_a_bounce_inline_is_decided_bounce():
     assert candidate.way == "manual_forward" and is_machine_made(candidate.automatic)
 
 
+# --- the same reports forwarded by the user as attachments (tests/test_corpus_pipeline's sweep) --
+
+# Before, the forward rules refused the original when its sender was a daemon (ORIGINAL_NOT_FOUND,
+# held) and logged it as conversation otherwise; classify's verdict on the original now decides,
+# as it does when the report arrives by itself (SPEC: "for all three ways in").
+FORWARDED_REPORTS = [
+    (f"{CPYTHON}/msg_05.txt", "BOUNCE"), (f"{CPYTHON}/msg_16.txt", "BOUNCE"),
+    (f"{CPYTHON}/msg_25.txt", "BOUNCE"), (f"{CPYTHON}/msg_43.txt", "BOUNCE"),
+    (f"{SPAMSCOPE}/mail_malformed_2", "BOUNCE"),
+    *((f"{FLANKER}/bounce/{name}.eml", "BOUNCE") for name in (
+        "broken-mime", "delayed-broken", "delayed", "gmail-invalid-address", "gmail-no-dns",
+        "mailbox-full", "no-mx", "office365", "zed")),
+    (f"{FLANKER}/complaints/aol.eml", "BOUNCE"), (f"{FLANKER}/complaints/yahoo.eml", "BOUNCE"),
+    (f"{FLANKER}/disposition-notification.eml", "AUTO_REPLY"),  # a read receipt (MDN)
+    (f"{SISIMAI}/not/rb-issue-368-bug.eml", "BOUNCE"),  # see test_classify_corpus: it is a bounce
+    (f"{FLANKER}/long-links.eml", None),  # a person's mail from postmaster@: logged, not refused
+]
+
+
+@pytest.mark.parametrize("relative,label", FORWARDED_REPORTS)
+def test_a_report_forwarded_as_an_attachment_is_decided_as_the_report(relative, label):
+    raw = (CORPUS / relative).read_bytes()
+    alone = parse_message(raw).automatic
+    assert (alone[0] if alone else None) == label
+    forward = parse_message(forwarded_as_attachment(raw, "alice@ours.example"))
+    candidate, _ = build("forward", forward, frozenset(["alice@ours.example"]), RECEIVED)
+    assert candidate.way == "manual_forward" and candidate.original_found
+    assert (candidate.automatic[0] if candidate.automatic else None) == label
+
+
 # --- "what is the body of the enclosed message?": forwards' first part against parse's all ---
 
 def test_the_enclosed_message_has_the_body_parse_gives_it():
@@ -233,3 +263,15 @@ def test_the_original_and_a_bcc_read_the_same_thread_keys():
     assert parsed.message_id == original.message_id == "r2@customer.example"
     assert parsed.in_reply_to == [original.in_reply_to] == ["q1@ours.example"]
     assert parsed.references == original.references == ["q0@ours.example", "q1@ours.example"]
+
+
+def test_an_attached_messages_body_joins_body_text():
+    """parse.py's docstring said an attached message's body is not appended to body_text; it is
+    (and its files are the message's attachments): the docstring now says so, this holds it."""
+    inner = (b"From: Anna <anna@customer.example>\r\nSubject: Quote\r\nMIME-Version: 1.0\r\n"
+             b'Content-Type: multipart/mixed; boundary="i"\r\n\r\n--i\r\nContent-Type: text/plain\r\n\r\n'
+             b"The quote.\r\n--i\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment;"
+             b' filename="quote.pdf"\r\n\r\n%PDF-1.4\r\n--i--\r\n')
+    parsed = parse_message(forwarded_as_attachment(inner, "alice@ours.example"))
+    assert parsed.body_text.split() == ["Please", "log", "this.", "The", "quote."]
+    assert [a.filename for a in parsed.attachments] == ["quote.pdf"]

@@ -1,10 +1,11 @@
 """Parse raw RFC 5322 bytes into a `ParsedMessage`: plain data the rules can read.
 
-Uses the standard library's `email` package (mime.POLICY, policy.default with a header cache)
-through `mime`, so it never raises on a bad header or part: what cannot be decoded is read from
-its raw text or skipped and noted in `defects`; a message with no headers at all is marked
-`unparseable`. The body is every text part, enclosed messages' (a forward's attachment) included.
-Reads the stored message and writes its large parts' work files (largeparts); no database.
+Uses the standard library's `email` package (mime.POLICY) through `mime`, so it never raises on
+a bad header or part: a header the package cannot parse is read from its raw text, a part that
+cannot be decoded is skipped and noted in `defects`; a message without headers is `unparseable`.
+`body_text` joins every text/plain part, an attached message's (message/rfc822) included, and the
+attached message's files are attachments (see mime.bodies). Reads the stored message and writes
+its large parts' work files (largeparts); no database.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ def _attachment(part: Message, index: int, work_dir: Path | None) -> AttachmentP
     except Exception:
         filename = None
     if not filename and part.get_content_type() == "message/rfc822":
-        filename = "forwarded-message.eml"  # an enclosed message the parser could not open
+        filename = "forwarded-message.eml"  # one the email package left unparsed (a parsed one is walked)
     content_id = mime.header_text(part, "Content-ID").strip("<> ") or None
     inline = (part.get_content_disposition() or "") == "inline" or bool(content_id)
     blob_header = part.get(BLOB_HEADER)
@@ -127,6 +128,7 @@ def parse_file(path: Path, work_dir: Path, prefix: str) -> ParsedMessage:
 
 
 def parse_message(raw: bytes, work_dir: Path | None = None) -> ParsedMessage:
+    """The message in `raw` (a skeleton from largeparts when `work_dir` holds its large parts)."""
     msg = message_from_bytes(raw, policy=mime.POLICY)
     defects = [d.__class__.__name__ for d in getattr(msg, "defects", [])]
     from_ = parse_mailbox(mime.header_text(msg, "From") or mime.raw_header(msg, "From"))

@@ -1,9 +1,6 @@
-"""Recognise mail that is not conversation: bounces (DSNs), automatic replies and upstream-marked spam.
-
-The one owner of the BOUNCE / AUTO_REPLY / SPAM verdicts, over a parsed message or over the
-headers a forward shows of its original. Pure functions over headers and MIME structure: no
-I/O, no body-text guessing beyond fixed subject phrases, never raises. Imports only understand.mime.
-"""
+"""classify: the one owner of the BOUNCE / AUTO_REPLY / SPAM verdicts, over a parsed message or over
+the headers a forward shows of its original. Pure functions over headers and MIME structure (no
+body guessing beyond fixed subject phrases); never raises. Imports only understand.mime."""
 
 from __future__ import annotations
 

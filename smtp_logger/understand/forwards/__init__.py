@@ -1,9 +1,6 @@
-"""Finding the customer's original message inside a forward: pure functions over text and messages.
-
-Holds `read_original` / `find_original` (an enclosed message/rfc822 first, then the inline block
-of the text or HTML body), `extract_inline_forward`, subject prefixes and `OriginalMessage`. May
-import understand's mime, classify, addresses and htmltext; no I/O, never raises on junk.
-"""
+"""forwards: the customer's original inside a forward (an enclosed message/rfc822 first, then the
+inline block of the text or HTML body), subject prefixes and `OriginalMessage`; pure, never raises
+on junk. Imports understand's mime, classify (is the original machine-made?), addresses, htmltext."""
 
 from smtp_logger.understand.addresses import Mailbox, parse_mailbox, parse_mailbox_list
 from smtp_logger.understand.forwards.attached import find_original, read_original
