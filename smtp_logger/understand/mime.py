@@ -100,10 +100,12 @@ def header_values(msg: Message, name: str, max_chars: int | None = None) -> list
     A value the email package cannot parse is decoded from its raw text (encoded words) instead.
     `max_chars` cuts a value before it is decoded (a 200 KB Subject would cost a second a look).
     """
-    values = []
-    for key, raw in _fields_by_name(msg).get(name.lower(), ()):
-        values.append(_decoded(msg, key, raw if max_chars is None else raw[:max_chars]))
-    return values
+    fields = _fields_by_name(msg).get(name.lower())
+    if not fields:
+        return []
+    if max_chars is None:
+        return [_decoded(msg, key, raw) for key, raw in fields]
+    return [_decoded(msg, key, raw[:max_chars]) for key, raw in fields]
 
 
 def header_text(msg: Message, name: str) -> str:

@@ -131,9 +131,9 @@ def parse_message(raw: bytes, work_dir: Path | None = None) -> ParsedMessage:
     """The message in `raw` (a skeleton from largeparts when `work_dir` holds its large parts)."""
     msg = message_from_bytes(raw, policy=mime.POLICY)
     defects = [d.__class__.__name__ for d in getattr(msg, "defects", [])]
-    from_ = parse_mailbox(mime.header_text(msg, "From") or mime.raw_header(msg, "From"))
+    from_ = parse_mailbox(mime.header_text(msg, "From"))
     subject = mime.header_text(msg, "Subject")
-    date_text = mime.header_text(msg, "Date") or mime.raw_header(msg, "Date")
+    date_text = mime.header_text(msg, "Date")
     date, offset = parse_date(date_text)
     parts = mime.bodies(msg, into_messages=True)
     defects.extend(parts.defects)
@@ -143,8 +143,8 @@ def parse_message(raw: bytes, work_dir: Path | None = None) -> ParsedMessage:
         in_reply_to=mime.message_ids(mime.raw_header(msg, "In-Reply-To")),
         references=mime.message_ids(mime.raw_header(msg, "References")),
         from_=from_,
-        to=parse_mailbox_list(mime.header_text(msg, "To") or mime.raw_header(msg, "To")),
-        cc=parse_mailbox_list(mime.header_text(msg, "Cc") or mime.raw_header(msg, "Cc")),
+        to=parse_mailbox_list(mime.header_text(msg, "To")),
+        cc=parse_mailbox_list(mime.header_text(msg, "Cc")),
         subject=subject,
         date=date,
         date_offset_minutes=offset,

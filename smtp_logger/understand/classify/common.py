@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from email.message import Message
 from email.utils import getaddresses
+from weakref import ref
 
 from smtp_logger.understand import mime
 
@@ -21,7 +22,8 @@ def values(msg: Message, name: str) -> list[str]:
     Only the first MAX_HEADER_CHARS of a value are decoded: a 200 KB encoded-word Subject would
     otherwise cost a second per look.
     """
-    return [" ".join(value.split()) for value in mime.header_values(msg, name, MAX_HEADER_CHARS)]
+    found = mime.header_values(msg, name, MAX_HEADER_CHARS)
+    return [" ".join(value.split()) for value in found] if found else found
 
 
 def first_value(msg: Message, name: str) -> str:
@@ -29,8 +31,24 @@ def first_value(msg: Message, name: str) -> str:
     return found[0] if found else ""
 
 
+_last_senders: tuple = (lambda: None, [])  # two checks ask for the same message's senders
+
+
 def sender_addresses(msg: Message) -> list[tuple[str, str]]:
     """(display name, address) pairs of From and Sender, lower-cased; never raises."""
+    global _last_senders
+    last_ref, last = _last_senders
+    if last_ref() is msg:
+        return last
+    found = _sender_addresses(msg)
+    try:
+        _last_senders = (ref(msg), found)
+    except TypeError:  # not weakly referenceable: not a Message
+        pass
+    return found
+
+
+def _sender_addresses(msg: Message) -> list[tuple[str, str]]:
     raw = values(msg, "from") + values(msg, "sender")
     try:
         pairs = getaddresses(raw)
