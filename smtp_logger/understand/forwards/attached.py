@@ -12,7 +12,7 @@ from email.message import EmailMessage, Message
 from email.utils import formataddr
 
 from smtp_logger.understand import mime
-from smtp_logger.understand.addresses import parse_mailbox
+from smtp_logger.understand.addresses import Mailbox, parse_mailbox
 from smtp_logger.understand.classify import classify, classify_shown, is_machine_made
 from smtp_logger.understand.forwards.dates import parse_date
 from smtp_logger.understand.forwards.inline import extract_inline_forward
@@ -57,8 +57,16 @@ def _from_attachment(msg: Message, inner: Message) -> OriginalMessage:
     )
 
 
+def _shown(sender: Mailbox | None) -> str:
+    """The sender as the forwarded header block showed it, as a From value for classify."""
+    if sender is None:
+        return ""
+    return formataddr((sender.name or "", sender.address)) if sender.address else sender.name or ""
+
+
 def _from_inline(msg: Message) -> OriginalMessage | None:
-    subject = mime.header_text(msg, "subject") if mime.header_values(msg, "subject") else None
+    subjects = mime.header_values(msg, "subject")
+    subject = subjects[0].strip() if subjects else None
     own = mime.bodies(msg, into_messages=False)
     original = None
     if own.texts:
@@ -67,9 +75,7 @@ def _from_inline(msg: Message) -> OriginalMessage | None:
         original = extract_inline_forward(html_to_text(own.html), subject)
     if original is None:
         return None
-    sender = original.from_
-    shown = (formataddr((sender.name or "", sender.address)) if sender.address else sender.name or "") if sender else ""
-    return original.with_verdict(classify_shown(shown, original.subject))
+    return original.with_verdict(classify_shown(_shown(original.from_), original.subject))
 
 
 def read_original(msg: Message) -> OriginalMessage | None:
