@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import hashlib
 from datetime import timezone
-from email.utils import parsedate_to_datetime
 
 from smtp_logger.understand.addresses import Mailbox
+from smtp_logger.understand.mime import header_date
 
 _TRAILING_SPACE = " \t\u00a0"
 
@@ -19,10 +19,7 @@ _TRAILING_SPACE = " \t\u00a0"
 def _date_key(date_text: str) -> str:
     """An RFC 5322 date as its UTC instant; other text (a forward's display date) as written."""
     text = " ".join(date_text.split())
-    try:
-        value = parsedate_to_datetime(text) if text else None
-    except (TypeError, ValueError, IndexError, OverflowError):
-        value = None
+    value = header_date(text)
     if value is None:
         return text
     if value.tzinfo is None:

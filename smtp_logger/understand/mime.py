@@ -11,10 +11,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from email import message_from_bytes, policy
 from email.header import decode_header, make_header
 from email.headerregistry import HeaderRegistry
 from email.message import Message
+from email.utils import parsedate_to_datetime
+from functools import lru_cache
 from weakref import WeakKeyDictionary, ref
 
 from smtp_logger.understand.htmltext import html_to_text
@@ -126,6 +129,15 @@ def message_ids(text: str | None) -> list[str]:
     if not found and text and text.strip() and " " not in text.strip():
         found = [text.strip().strip("<>")]
     return list(dict.fromkeys(found))
+
+
+@lru_cache(maxsize=1024)  # parse and the content hash read the same Date one after the other
+def header_date(text: str) -> datetime | None:
+    """An RFC 5322 date (a Date header's value): aware when it names a zone, None if unreadable."""
+    try:
+        return parsedate_to_datetime(text) if text else None
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
 
 
 def content_type(part: Message) -> str:

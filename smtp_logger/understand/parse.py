@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email import message_from_bytes, policy
 from email.message import EmailMessage, Message
-from email.utils import parsedate_to_datetime
 from functools import cached_property
 from pathlib import Path
 
@@ -71,12 +70,7 @@ class ParsedMessage:
 
 def parse_date(text: str) -> tuple[datetime | None, int]:
     """An RFC 5322 Date header as an aware datetime (UTC when it names no zone) and its offset."""
-    if not text:
-        return None, 0
-    try:
-        value = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None, 0
+    value = mime.header_date(text)
     if value is None:
         return None, 0
     if value.tzinfo is None:
