@@ -48,3 +48,13 @@ def test_commands_are_found_with_dir_so_our_dir_and_data_override_work():
 def test_the_pinned_range_is_the_installed_one():
     major, minor = (int(part) for part in aiosmtpd.__version__.split(".")[:2])
     assert (major, minor) == (1, 4), f"aiosmtpd {aiosmtpd.__version__}: re-check the internals above"
+
+
+def test_commands_are_looked_up_in_smtp_methods_and_readers_keep_a_waiter():
+    """Graceful shutdown (intake/shutdown.py) swaps a session's `_smtp_methods` for a table that
+    answers 421 outside the transaction in flight, and tells a session waiting for a command by
+    its StreamReader's `_waiter`."""
+    assert "method = self._smtp_methods.get(command)" in _source(SMTP._handle_client), \
+        "SMTP._handle_client no longer looks commands up with _smtp_methods.get(command)"
+    assert "self._waiter = None" in _source(asyncio.StreamReader.__init__), \
+        "asyncio.StreamReader._waiter is gone: shutdown cannot tell an idle session"

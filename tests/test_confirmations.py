@@ -12,7 +12,7 @@ import pytest
 from smtp_logger.decide.rules import Candidate, CrmFacts, UserFacts, decide
 from smtp_logger.understand.addresses import Mailbox
 from smtp_logger.understand.classify import find_confirmation
-from smtp_logger.understand.parse import POLICY
+from smtp_logger.understand.mime import POLICY
 
 FIXTURES = Path(__file__).parent / "confirmations"
 FORWARD = "t0ken@fwd.smtp-logger.localhost"

@@ -58,6 +58,11 @@ class Settings:
     webhook_retry_hours: float = 72
     webhook_timeout: float = 10
     webhook_allow_private_networks: bool = False
+    max_attempts: int = 5
+    shutdown_grace_seconds: float = 30
+    min_free_bytes: int = 1_073_741_824
+    tls_check_seconds: float = 60
+    address_sync_seconds: float = 5
     # Notices to users through the operator's relay (empty notify_smtp_host: no notices).
     notify_smtp_host: str = ""
     notify_smtp_port: int = 25
@@ -104,7 +109,8 @@ CHOICES = {
 # Inclusive ranges of numeric settings; every other integer setting must be >= 0.
 RANGES = {"port": (1, 65535), "metrics_port": (0, 65535), "notify_smtp_port": (1, 65535),
           "notify_smtp_timeout": (1, 3600), "notify_digest_hour": (0, 23), "notify_retry_seconds": (0.1, 86400),
-          "api_port": (0, 65535), "webhook_timeout": (0.1, 300), "webhook_retry_hours": (0, 8760)}
+          "api_port": (0, 65535), "webhook_timeout": (0.1, 300), "webhook_retry_hours": (0, 8760),
+          "max_attempts": (1, None)}
 _TYPE_WORDS = {"str": "a string", "int": "an integer", "float": "a number", "bool": "true or false",
                "list[str]": "a list of strings"}
 _ENV_ONLY = {"CONFIG"}  # SMTP_LOGGER_CONFIG names the file; it is not a setting

@@ -21,7 +21,9 @@ def configure(fmt: str = "auto", level: str = "info") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper(), logging.INFO)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        # One write() a line (PrintLogger's print() makes two, on Python's unbuffered stderr):
+        # worker processes and the server share stderr and never glue their lines together.
+        logger_factory=structlog.WriteLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's chatty per-command log

@@ -6,7 +6,16 @@ with one line and no traceback. May import run, store and below; nothing imports
 
 from __future__ import annotations
 
-from smtp_logger.cli import accounts, ask, config, customers, notices, people, serve  # noqa: F401  (they register their commands)
+from smtp_logger.cli import (  # noqa: F401  (they register their commands)
+    accounts,
+    ask,
+    config,
+    customers,
+    notices,
+    people,
+    serve,
+    spool,
+)
 from smtp_logger.cli.base import main
 
 __all__ = ["main"]

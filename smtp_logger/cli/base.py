@@ -11,6 +11,7 @@ import click
 
 from smtp_logger.base.config import ConfigError, load_settings
 from smtp_logger.base.logsetup import configure
+from smtp_logger.intake.addresses import mark_changed
 from smtp_logger.intake.spool import Spool
 from smtp_logger.run.pipeline import Pipeline
 from smtp_logger.store import accounts
@@ -109,6 +110,8 @@ class Context:
             try:
                 yield session
                 session.commit()
+                if session.info.pop(accounts.ADDRESSES_CHANGED, False):
+                    mark_changed(self.settings.data_path)  # a running receiver on this host asks again
             except (NotFound, Conflict) as exc:
                 session.rollback()
                 raise UserError(str(exc)) from exc

@@ -8,16 +8,16 @@ another From: an automatic copy, incoming. Pure: builds `Candidate` (for the rul
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
 
 from smtp_logger.decide.rules import Candidate
 from smtp_logger.understand.addresses import Mailbox
-from smtp_logger.understand.classify import classify, find_confirmation
-from smtp_logger.understand.forwards import OriginalMessage, find_original, normalize_subject
-from smtp_logger.understand.parse import _UNSET, AttachmentPart, ParsedMessage
+from smtp_logger.understand.classify import find_confirmation, is_machine_made
+from smtp_logger.understand.contenthash import content_hash
+from smtp_logger.understand.forwards import OriginalMessage, normalize_subject, read_original
+from smtp_logger.understand.parse import AttachmentPart, ParsedMessage
 from smtp_logger.understand.replytext import reply_text, reply_text_from_html
 
 
@@ -39,13 +39,6 @@ class Content:
         """The new content of the body, worked out when an engagement is written: the rules never
         read it, and mail that is not logged never needs it."""
         return _reply_text(self.body_text, self.body_html)
-
-
-def _automatic(parsed: ParsedMessage):
-    """classify() once per delivery, however many logging addresses it went to."""
-    if parsed.automatic is _UNSET:
-        parsed.automatic = classify(parsed.email)
-    return parsed.automatic
 
 
 def way_of(kind: str, parsed: ParsedMessage, user_addresses: frozenset[str]) -> str:
@@ -76,24 +69,19 @@ def _reply_text(text: str, html: str | None) -> str:
     return reply_text_from_html(html) if html else ""
 
 
-def _hash_key(*parts: str) -> str:
-    return "sha256:" + hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
-
-
 def _from_original(o: OriginalMessage, way: str, user_addresses: frozenset[str],
                    received: datetime, parsed: ParsedMessage) -> tuple[Candidate, Content]:
     sender = o.from_.address if o.from_ else None
     direction = "outgoing" if sender in user_addresses else "incoming"
     keys = tuple(dict.fromkeys(([o.message_id] if o.message_id else [])
                                + ([o.in_reply_to] if o.in_reply_to else []) + list(o.references)))
-    dedup = f"mid:{o.message_id}" if o.message_id else _hash_key(
-        sender or (o.from_.name if o.from_ else "") or "", o.date_raw or "", o.subject, o.body_text.strip())
+    dedup = f"mid:{o.message_id}" if o.message_id else content_hash(o.from_, o.date_raw, o.subject, o.body_text)
     sent_at = _aware(o.date, received, parsed.date)
     candidate = Candidate(
         delivery=way, direction=direction, from_=o.from_, to=tuple(o.to), cc=tuple(o.cc),
         subject=o.subject, sent_at=sent_at, thread_keys=keys, dedup_key=dedup,
         subject_key=normalize_subject(o.subject), original_found=True,
-        automatic=_automatic(parsed), unparseable=False)
+        automatic=o.automatic if is_machine_made(o.automatic) else parsed.automatic, unparseable=False)
     attachments = [a for a in parsed.attachments if a.content_type != "message/rfc822"] \
         if o.source == "attachment" else parsed.attachments
     content = Content(o.subject, sent_at, _offset_of(sent_at), o.body_text, o.body_html,
@@ -105,8 +93,8 @@ def build(kind: str, parsed: ParsedMessage, user_addresses: frozenset[str],
           received: datetime) -> tuple[Candidate, Content]:
     """The candidate and content for one logging address of kind "bcc" or "forward"."""
     way = way_of(kind, parsed, user_addresses)
-    if way == "manual_forward":
-        original = _find_original_safely(parsed)
+    if way == "manual_forward" and not is_machine_made(parsed.automatic):
+        original = _read_original_safely(parsed)
         if original is not None:
             return _from_original(original, way, user_addresses, received, parsed)
     direction = "outgoing" if way == "bcc" else "incoming"
@@ -117,16 +105,16 @@ def build(kind: str, parsed: ParsedMessage, user_addresses: frozenset[str],
         delivery=way, direction=direction, from_=parsed.from_, to=tuple(parsed.to), cc=tuple(parsed.cc),
         subject=parsed.subject, sent_at=sent_at, thread_keys=keys, dedup_key=dedup,
         subject_key=normalize_subject(parsed.subject), original_found=way != "manual_forward",
-        automatic=_automatic(parsed), unparseable=parsed.unparseable,
+        automatic=parsed.automatic, unparseable=parsed.unparseable,
         confirmation=find_confirmation(parsed.email) if way == "auto_copy" else None)
     content = Content(parsed.subject, sent_at, parsed.date_offset_minutes, parsed.body_text,
                       parsed.body_html, parsed.message_id, keys, parsed.attachments)
     return candidate, content
 
 
-def _find_original_safely(parsed: ParsedMessage) -> OriginalMessage | None:
+def _read_original_safely(parsed: ParsedMessage) -> OriginalMessage | None:
     try:
-        return find_original(parsed.email)
+        return read_original(parsed.email)
     except Exception:  # a parser bug must become ORIGINAL_NOT_FOUND, never a lost message
         return None
 

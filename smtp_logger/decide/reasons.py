@@ -22,6 +22,9 @@ HELD_REASONS = frozenset({
 
 # Not a rule's verdict: what the lifecycle records when a held message leaves the hold unlogged.
 HELD_EXPIRED = "HELD_EXPIRED"
+# Not a rule's verdict either: recorded when processing a delivery kept failing and it was
+# quarantined (data_dir/spool/failed); a retry that succeeds records the real decision after it.
+PROCESSING_FAILED = "PROCESSING_FAILED"
 
 EXPLANATIONS = {
     LOGGED: "Logged on the contact's timeline.",
@@ -52,6 +55,8 @@ EXPLANATIONS = {
     "UNPARSEABLE": "Not logged: the message could not be read. It is kept for the administrator.",
     HELD_EXPIRED: "Not logged: it was held longer than the retention time without becoming "
                   "loggable, so it was deleted. Forward it again to log it.",
+    PROCESSING_FAILED: "Not logged: the message could not be processed. It is kept, and the "
+                       "administrator can retry it.",
 }
 
 

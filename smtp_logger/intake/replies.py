@@ -10,6 +10,8 @@ ERR_TOO_BIG = "552 5.3.4 Message size exceeds fixed maximum message size"
 ERR_LINE_TOO_LONG = "500 5.5.6 Line too long"
 ERR_TEMP_LOCAL = "451 4.3.0 Local error, message not accepted, please retry later"
 ERR_TOO_MANY_CONNECTIONS = "421 4.7.0 Too many connections, try again later"
+ERR_NO_SPACE = "452 4.3.1 Insufficient system storage, try again later"
+ERR_SHUTTING_DOWN = "421 4.3.2 Service shutting down, try again later"
 
 # aiosmtpd's own texts for limits we configure, rewritten with enhanced codes.
 AIOSMTPD_REWRITES = {

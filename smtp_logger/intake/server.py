@@ -7,7 +7,6 @@ work run in worker threads, never on the event loop.
 from __future__ import annotations
 
 import asyncio
-import ssl
 
 import structlog
 from aiosmtpd.lmtp import LMTP
@@ -15,6 +14,7 @@ from aiosmtpd.smtp import SMTP, syntax
 
 from smtp_logger.intake import replies
 from smtp_logger.intake.data import CHUNK, DotUnstuffer
+from smtp_logger.intake.disk import reply_for_spool_error
 from smtp_logger.intake.spool import Spool
 
 log = structlog.get_logger("smtp_logger.intake")
@@ -31,12 +31,24 @@ class Handler:
             return replies.ERR_TOO_MANY_RCPTS
         normalized = address.strip().lower()
         live = await self.app.is_live_address(normalized)
+        if live is None:  # not in our copy, and the database cannot be asked now
+            log.warning("rcpt_deferred", peer=_peer(session), why="database unavailable")
+            return replies.ERR_TEMP_LOCAL
         if not live:
             log.info("rcpt_refused", peer=_peer(session))
             return replies.ERR_UNKNOWN_RCPT
         envelope.rcpt_tos.append(normalized)
         envelope.rcpt_options.extend(rcpt_options)
         return replies.OK_RCPT
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        refusal = self.app.disk.mail_refusal(mail_options)  # a full disk: intake/disk.py
+        if refusal:
+            log.warning("mail_refused_low_disk", peer=_peer(session))
+            return refusal
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_PROXY(self, server, session, envelope, proxy_data):
         """Behind a load balancer: the PROXY header names the real client; log that one."""
@@ -88,6 +100,7 @@ class StreamingSMTP(SMTP):
         super().connection_made(transport)
         if not getattr(self, "_counted", False):
             self.app.connections += 1
+            self.app.smtp_sessions.add(self)  # graceful shutdown closes them: intake/shutdown.py
             self._counted = True
             if self.app.connections > self.app.settings.max_connections:
                 self._too_many = True
@@ -95,6 +108,7 @@ class StreamingSMTP(SMTP):
     def connection_lost(self, error):
         if getattr(self, "_counted", False):
             self.app.connections -= 1
+            self.app.smtp_sessions.discard(self)
             self._counted = False
         super().connection_lost(error)
 
@@ -104,6 +118,8 @@ class StreamingSMTP(SMTP):
             await super().push(replies.ERR_TOO_MANY_CONNECTIONS)
             self.transport.close()
             return
+        if text.startswith("250-SIZE "):  # EHLO/LHLO: no more than fits on disk now
+            text = f"250-SIZE {self.app.disk.advertised_size(self.data_size_limit)}"
         await super().push(replies.AIOSMTPD_REWRITES.get(text, text))
 
     @syntax("DATA")
@@ -134,6 +150,8 @@ class StreamingSMTP(SMTP):
                 reader.feed(chunk)
                 await sink.spill()
                 self._reset_timeout()
+            if sink.error is not None:  # the rest of DATA was read and dropped
+                raise sink.error
             if reader.result.leftover:
                 self._reader._buffer[:0] = reader.result.leftover  # pipelined commands
             if reader.result.too_big:
@@ -149,7 +167,7 @@ class StreamingSMTP(SMTP):
         except Exception as exc:
             await sink.abort()
             log.error("spool_failed", error=exc.__class__.__name__, detail=str(exc)[:200])
-            return [replies.ERR_TEMP_LOCAL] * (len(envelope.rcpt_tos) if self.lmtp else 1)
+            return [reply_for_spool_error(exc)] * (len(envelope.rcpt_tos) if self.lmtp else 1)
         log.info("accepted", spool_id=entry.spool_id, size=reader.result.size,
                  recipients=len(entry.rcpt_tos), peer=_peer(self.session))
         self.app.accepted(entry)
@@ -171,10 +189,12 @@ class _SpoolSink:
         self.pending = 0
         self.writer = None
         self.handed_over = False
+        self.error: OSError | None = None  # writing failed (e.g. a full disk): the rest is dropped
 
     def buffer(self, data: bytes) -> None:
-        self.chunks.append(data)
-        self.pending += len(data)
+        if self.error is None:
+            self.chunks.append(data)
+            self.pending += len(data)
 
     def _drain_into_writer(self, start_writeback: bool = False) -> None:
         for chunk in self.chunks:
@@ -186,11 +206,15 @@ class _SpoolSink:
     async def spill(self) -> None:
         """Each megabyte of a large message is written and hashed in a thread (both release
         the GIL), so a 70 MB upload does not hold up the event loop serving other sessions."""
-        if self.pending < self.SPILL:
+        if self.pending < self.SPILL or self.error is not None:
             return
-        if self.writer is None:
-            self.writer = await asyncio.to_thread(self.spool.open_writer, self.mail_from, self.rcpt_tos, self.peer)
-        await asyncio.to_thread(self._drain_into_writer, True)
+        try:
+            if self.writer is None:
+                self.writer = await asyncio.to_thread(self.spool.open_writer, self.mail_from, self.rcpt_tos, self.peer)
+            await asyncio.to_thread(self._drain_into_writer, True)
+        except OSError as exc:  # the session reads DATA to its end, then answers (452 when full)
+            self.error = exc
+            await self.abort()
 
     # The group committer's side (its thread): see smtp/committer.py.
     def prepare(self) -> None:
@@ -231,31 +255,24 @@ class StreamingLMTP(StreamingSMTP, LMTP):
     lmtp = True
 
 
-def tls_context(settings) -> ssl.SSLContext | None:
-    if not settings.tls_cert:
-        return None
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(settings.tls_cert, settings.tls_key or None)
-    return context
-
-
 def protocol_factory(app):
+    """Sessions for the app; each new one takes the certificate in use now (app.tls,
+    intake/tls.py: renewed on SIGHUP or when the files change)."""
     settings = app.settings
     cls = StreamingLMTP if settings.lmtp else StreamingSMTP
-    context = tls_context(settings)
     kwargs = dict(
         data_size_limit=settings.max_message_size,
         enable_SMTPUTF8=True,
         decode_data=False,
         hostname=settings.hostname,
         ident="smtp_logger",
-        tls_context=context,
-        require_starttls=bool(context and settings.require_tls),
+        require_starttls=bool(settings.tls_cert and settings.require_tls),
         timeout=settings.session_timeout,
     )
     if settings.proxy_protocol_timeout:
         kwargs["proxy_protocol_timeout"] = settings.proxy_protocol_timeout
-    return lambda: cls(app, **kwargs)
+    certificates = app.tls
+    return lambda: cls(app, tls_context=certificates.context, **kwargs)
 
 
 __all__ = ["protocol_factory", "Spool"]

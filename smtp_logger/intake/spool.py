@@ -250,7 +250,9 @@ class SpoolWriter:
                           self.meta["received_at"], self.meta["sha256"], self.size, final)
 
     def abort(self) -> None:
+        """Remove the partial file; closing may fail again (the disk is still full): ignored."""
         try:
             self._file.close()
-        finally:
-            self.path.unlink(missing_ok=True)
+        except OSError:
+            pass
+        self.path.unlink(missing_ok=True)

@@ -99,8 +99,12 @@ class Deliverer:
             return None
         # The unique (spool id, address) constraint catches a delivery done before a crash;
         # only a retry pays for looking.
-        if not first_attempt and received.already_received(session, entry.spool_id, rcpt):
-            return None
+        if not first_attempt and (earlier := received.recorded(session, entry.spool_id, rcpt)) is not None:
+            if earlier.status != "failed":
+                return None
+            # Quarantined (PROCESSING_FAILED) and retried: its real decision follows that one.
+            change = self.redecide(session, earlier, delivery.message, delivery.built.get(rcpt))
+            return Delivered(earlier.id, earlier.status == "held", change)
         message_id = parsed.message_id if parsed else message_id_of(delivery.message.raw)
         account = accounts.loaded_account(session, address.account_id)
         outcome = self.decide(session, account, address.user_id, address.kind, delivery.message,

@@ -8,24 +8,31 @@ from __future__ import annotations
 import asyncio
 import gc
 import signal
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import structlog
-from prometheus_client import REGISTRY, Counter, Gauge, start_http_server
+from prometheus_client import REGISTRY, Counter, Gauge
 
 from smtp_logger.intake.committer import GroupCommitter
+from smtp_logger.intake.disk import DiskSpace
 from smtp_logger.intake.server import protocol_factory
+from smtp_logger.intake.shutdown import close_sessions
 from smtp_logger.intake.spool import Spool, SpoolEntry
+from smtp_logger.intake.tls import Certificates
+from smtp_logger.run.addresses import AddressBook
+from smtp_logger.run.health import HealthServer
 from smtp_logger.run.notifier import Notifier
 from smtp_logger.run.pipeline import Pipeline
+from smtp_logger.run.quarantine import Quarantine
 from smtp_logger.run.workers import Workers
-from smtp_logger.store import accounts
 from smtp_logger.store.db import lookup_engine, session_factory, upgrade
 
 log = structlog.get_logger("smtp_logger.run.service")
 
 ACCEPTED = Counter("smtp_logger_accepted_total", "Deliveries acknowledged with 250")
 BACKLOG = Gauge("smtp_logger_spool_backlog", "Deliveries spooled and not yet processed")
+FAILED = Gauge("smtp_logger_spool_failed", "Deliveries quarantined in spool/failed (PROCESSING_FAILED)")
 WATCH_INTERVAL = 1.0  # seconds between checks that every worker is alive
 
 
@@ -48,25 +55,25 @@ class App:
         self.settings = settings
         self.sessions = session_factory(settings.db_url)
         self.engine = lookup_engine(settings.db_url)
+        self.addresses = AddressBook(settings, self.engine)
         self.spool = Spool(settings.data_path)
+        self.disk = DiskSpace(settings.data_path, settings.min_free_bytes)  # MAIL and EHLO ask it
+        self.tls = Certificates(settings.tls_cert, settings.tls_key)  # renewed without a restart
         self.pipeline = Pipeline(settings, self.sessions, self.spool)
         self.workers = Workers(settings, self.pipeline, self.spool)
         self.notifier = Notifier(settings, self.sessions) if settings.notices_on else None
         self.committer: GroupCommitter | None = None
         self.connections = 0
+        self.smtp_sessions: set = set()  # the SMTP sessions open now (intake/server.py keeps it)
         self.loop: asyncio.AbstractEventLoop | None = None
         self._watch: asyncio.Task | None = None
+        self.health: HealthServer | None = None
+        self._tasks: list[asyncio.Task] = []
 
-    def _is_live_address(self, address: str) -> bool:
-        with self.engine.connect() as connection:
-            return accounts.is_live(connection, address)
-
-    async def is_live_address(self, address: str) -> bool:
-        """The RCPT TO check. SQLite answers an indexed look-up in microseconds: on the loop,
-        which spares a thread hand-off per recipient; a database server is asked from a thread."""
-        if self.settings.is_embedded:
-            return self._is_live_address(address)
-        return await asyncio.to_thread(self._is_live_address, address)
+    async def is_live_address(self, address: str) -> bool | None:
+        """The RCPT TO check: our own copy of the live addresses, else the database (None: it
+        cannot be asked and the copy does not have the address; run/addresses.py)."""
+        return await self.addresses.is_live(address)
 
     def accepted(self, entry: SpoolEntry) -> None:
         """A delivery just acknowledged with 250 (counted; the workers find it in the spool)."""
@@ -80,6 +87,7 @@ class App:
         if self.settings.is_embedded:
             await asyncio.to_thread(upgrade, self.settings.db_url)
         waiting = await asyncio.to_thread(self.spool.recover)
+        await asyncio.to_thread(self.addresses.load_saved)
         if waiting:
             log.info("recovering_spooled", deliveries=waiting)
         self.committer = GroupCommitter(self.spool, self.loop)
@@ -87,10 +95,13 @@ class App:
         if self.notifier is not None:
             self.notifier.start()
         self._watch = asyncio.ensure_future(self._watch_workers())
+        self._tasks = [asyncio.ensure_future(self._watch_certificates()),
+                       asyncio.ensure_future(self.addresses.keep_fresh())]
         if self.settings.metrics_port:
             BACKLOG.set_function(self.spool.backlog)
+            FAILED.set_function(Quarantine(self.spool).count_failed)
             WORKER_COUNTS.counts = self.workers.counts
-            start_http_server(self.settings.metrics_port, addr=self.settings.host)
+            self.health = HealthServer(self.settings, self.spool)  # /metrics, /healthz, /readyz
         # Modules, caches and start-up state are never garbage; left tracked, every full
         # collection walked them all and paused the event loop for 70-105 ms (bench (c)).
         gc.collect()
@@ -106,35 +117,64 @@ class App:
             await asyncio.sleep(WATCH_INTERVAL)
             self.workers.replace_dead()
 
+    async def _watch_certificates(self) -> None:
+        while self.settings.tls_cert:
+            await asyncio.sleep(max(1.0, self.settings.tls_check_seconds))
+            await asyncio.to_thread(self.tls.check)
+
+    def reload_certificates(self) -> None:
+        """SIGHUP: new sessions use the certificate files as they are now."""
+        asyncio.ensure_future(asyncio.to_thread(self.tls.reload, "SIGHUP"))
+
     async def drain(self, poll: float = 0.02) -> None:
         """Wait until every accepted delivery has been processed (used by tests and shutdown)."""
         while await asyncio.to_thread(self.spool.backlog):
             await asyncio.sleep(poll)
 
-    async def close(self) -> None:
+    async def close(self, timeout: float = 30) -> None:
         """Stop the workers (after their current delivery) and the committer."""
-        if self._watch is not None:
-            self._watch.cancel()
-        await asyncio.to_thread(self.workers.stop)
+        for task in [self._watch, *self._tasks]:
+            if task is not None:
+                task.cancel()
+        await asyncio.to_thread(self.workers.stop, timeout)
         if self.notifier is not None:
             await asyncio.to_thread(self.notifier.stop)
         if self.committer is not None:
             await asyncio.to_thread(self.committer.close)
+        if self.health is not None:
+            await asyncio.to_thread(self.health.close)
 
     async def serve_forever(self) -> None:
         server = await self.start()
-        stop = asyncio.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                self.loop.add_signal_handler(sig, stop.set)
-            except (NotImplementedError, RuntimeError):
-                pass
+        stop, hurry = asyncio.Event(), asyncio.Event()
+        self._on_signals((signal.SIGINT, signal.SIGTERM), stop.set)
+        self._on_signals((signal.SIGHUP,), self.reload_certificates)
         await stop.wait()
-        log.info("stopping")
+        self._on_signals((signal.SIGINT, signal.SIGTERM), hurry.set)  # a second one: no more grace
+        await self.shutdown(server, hurry)
+
+    def _on_signals(self, signals, callback) -> None:
+        for sig in signals:
+            try:
+                self.loop.add_signal_handler(sig, callback)
+            except (NotImplementedError, RuntimeError, AttributeError):
+                pass
+
+    async def shutdown(self, server, hurry: asyncio.Event | None = None) -> None:
+        """Stop listening at once; transactions in flight get shutdown_grace_seconds to finish
+        (intake/shutdown.py), the workers what is left of it to process what was acknowledged
+        (the rest waits in the spool for the next start), then finish what they hold."""
+        grace = self.settings.shutdown_grace_seconds
+        deadline = time.monotonic() + grace
+        log.info("stopping", sessions=len(self.smtp_sessions), grace_seconds=grace)
         server.close()
+        cut_off = await close_sessions(self.smtp_sessions, grace, hurry)
         await server.wait_closed()
+        left = 0.0 if hurry is not None and hurry.is_set() else max(1.0, deadline - time.monotonic())
         try:
-            await asyncio.wait_for(self.drain(), timeout=30)
+            await asyncio.wait_for(self.drain(), timeout=left)
         except asyncio.TimeoutError:
-            log.warning("stopped_with_backlog", deliveries=self.spool.backlog())  # kept for the next start
-        await self.close()
+            if waiting := self.spool.backlog():
+                log.warning("stopped_with_backlog", deliveries=waiting)  # kept for the next start
+        await self.close(timeout=max(1.0, grace))
+        log.info("stopped", sessions_cut_off=cut_off)

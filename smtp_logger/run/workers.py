@@ -4,7 +4,10 @@ spool only once committed. With nothing to take it looks again every POLL second
 side never hands work over, so accepting mail costs it no inter-process traffic.
 
 A delivery whose processing fails stays claimed and is retried by the same worker after a
-growing delay (1 s doubling to 5 min); a restarted worker or server retries it too. Workers
+growing delay (1 s doubling to 5 min); a restarted worker or server retries it too. After
+max_attempts failures it is quarantined (run/quarantine.py). A failure while the database does
+not answer is not the delivery's: it is not counted, and the worker pauses (growing to 10 s)
+until the database answers again, then retries at once; nor is a full disk (ENOSPC). Workers
 run as processes (production: parsing and SQL off the SMTP process's core and GIL, niced so
 the SMTP side answers first) or, with worker_processes = 0, as threads (tests). A worker
 process whose server died, even by SIGKILL, exits: the restarted server redoes its work.
@@ -23,14 +26,19 @@ from dataclasses import dataclass
 import structlog
 from prometheus_client.core import CounterMetricFamily
 
+from smtp_logger.intake.disk import is_out_of_space
 from smtp_logger.intake.spool import Spool, SpoolEntry
 from smtp_logger.run.pipeline import Pipeline
+from smtp_logger.run.quarantine import Quarantine
 from smtp_logger.store.db import session_factory
+from smtp_logger.store.health import database_error
 
 log = structlog.get_logger("smtp_logger.run.workers")
 BATCH = 16  # deliveries claimed at a time: the other workers take the rest
 POLL = 0.02  # seconds between looks at an empty spool
 MAX_DELAY = 300.0
+GROUP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}  # a worker process ignores them
+OUTAGE_PAUSE, OUTAGE_MAX_PAUSE = 0.5, 10.0  # seconds between asking a database that is down
 
 
 @dataclass
@@ -40,14 +48,50 @@ class _Retry:
     delay: float
 
 
+class _Outage:
+    """Whether the database answers, asked after a failure and, while it does not, again after
+    a growing pause (a sleep: an outage costs no CPU)."""
+
+    def __init__(self, url: str, stop):
+        self.url, self.stop = url, stop
+        self.down = False
+        self.pause = OUTAGE_PAUSE
+
+    def explains_failure(self) -> bool:
+        """After a failed attempt: True when the database is down (so the failure is not the
+        delivery's fault)."""
+        if not self.down and (error := database_error(self.url)) is not None:
+            log.warning("database_unavailable", error=error)
+            self.down = True
+        return self.down
+
+    def wait_until_back(self) -> bool:
+        """Pause, then ask again; True once the database answers."""
+        if self.stop.wait(self.pause):
+            return False
+        if database_error(self.url) is not None:
+            self.pause = min(self.pause * 2, OUTAGE_MAX_PAUSE)
+            return False
+        log.info("database_available")
+        self.down, self.pause = False, OUTAGE_PAUSE
+        return True
+
+
 class SpoolWorker:
     def __init__(self, name: str, pipeline: Pipeline, spool: Spool, stop, counts: "WorkerCounts"):
         self.name, self.pipeline, self.spool, self.stop, self.counts = name, pipeline, spool, stop, counts
         self.retries: dict[str, _Retry] = {}
+        self.quarantine = Quarantine(spool)
+        self.max_attempts = max(1, pipeline.settings.max_attempts)
+        self.outage = _Outage(pipeline.settings.db_url, stop)
 
     def run(self) -> None:
         self.spool.release_claims(self.name)  # what this worker held when it last died
         while not self.stop.is_set():
+            if self.outage.down:
+                if self.outage.wait_until_back():
+                    self._all_due_now()
+                continue
             retried = self._retry_due()
             entries = self._claim()
             if entries:
@@ -69,7 +113,15 @@ class SpoolWorker:
         for retry in due:
             del self.retries[retry.entry.spool_id]
             self._process(retry.entry, delay=min(retry.delay * 2, MAX_DELAY))
+            if self.outage.down:
+                break  # the rest wait for the database
         return bool(due)
+
+    def _all_due_now(self) -> None:
+        """The database answers again: what failed while it was down is retried at once."""
+        now = time.monotonic()
+        for retry in self.retries.values():
+            retry.due, retry.delay = now, 1.0
 
     def _process_batch(self, entries: list[SpoolEntry]) -> None:
         try:
@@ -77,19 +129,38 @@ class SpoolWorker:
         except Exception as exc:  # not even one by one: each is retried on its own later
             failed = [(entry, exc) for entry in entries]
         self.counts.add(processed=len(entries) - len(failed))
+        failed_ids = {entry.spool_id for entry, _exc in failed}
+        for entry in entries:
+            if entry.spool_id not in failed_ids:
+                self.quarantine.succeeded(entry)
         for entry, exc in failed:
             self._failed(entry, exc, delay=1.0)
 
     def _failed(self, entry: SpoolEntry, exc: Exception, delay: float) -> None:
         self.counts.add(failed=1)
+        if self.outage.explains_failure():  # not the delivery's fault: not counted
+            self.retries[entry.spool_id] = _Retry(entry, time.monotonic(), 1.0)
+            return
+        if is_out_of_space(exc):  # nor is a full disk: retried with the back-off, not counted
+            log.error("processing_postponed_disk_full", spool_id=entry.spool_id, retry_in=delay)
+            self.retries[entry.spool_id] = _Retry(entry, time.monotonic() + delay, delay)
+            return
+        attempts = self.quarantine.failed_attempt(entry, exc)
         log.error("processing_failed", spool_id=entry.spool_id, error=exc.__class__.__name__,
-                  detail=str(exc)[:300], retry_in=delay)
+                  detail=str(exc)[:300], attempt=attempts, retry_in=delay)
+        if attempts >= self.max_attempts:
+            try:
+                self.quarantine.quarantine(entry, self.pipeline.sessions, self.pipeline.settings)
+                return
+            except Exception as error:  # e.g. the database went away meanwhile: tried again later
+                log.error("quarantine_failed", spool_id=entry.spool_id, error=error.__class__.__name__)
         self.retries[entry.spool_id] = _Retry(entry, time.monotonic() + delay, delay)
 
     def _process(self, entry: SpoolEntry, delay: float) -> None:
         try:
             self.pipeline.process(entry)
             self.counts.add(processed=1)
+            self.quarantine.succeeded(entry)
         except Exception as exc:  # stays claimed in the spool; retried here and at the next start
             self._failed(entry, exc, delay)
 
@@ -150,10 +221,11 @@ def _exit_with_parent(parent: int) -> None:
 
 
 def _process_main(name: str, settings, server_pid: int, stop, counts: "WorkerCounts") -> None:
-    """A worker process: logging, a database pool and a pipeline of its own. Ctrl-C and SIGTERM
-    reach the whole process group: the server alone decides when its workers stop."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    """A worker process: logging, a database pool and a pipeline of its own. Ctrl-C, SIGTERM and
+    a hang-up reach the whole process group: the server alone decides when its workers stop."""
+    for sig in GROUP_SIGNALS:  # SIGHUP: the server's "reload certificates"
+        signal.signal(sig, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, GROUP_SIGNALS)  # blocked since the spawn: see Workers
     threading.Thread(target=_exit_with_parent, args=(server_pid,), daemon=True).start()
     os.nice(10)
     from smtp_logger.base.logsetup import configure
@@ -186,10 +258,17 @@ class Workers:
         if self.in_processes:
             worker = self.context.Process(target=_process_main, name=f"smtp-logger-{name}", daemon=True,
                                           args=(name, self.settings, os.getpid(), self.stop_event, counts))
+            # Spawned with the group's signals blocked (the mask is inherited): one that comes
+            # while the new process still imports waits until it has set them to be ignored.
+            mask = signal.pthread_sigmask(signal.SIG_BLOCK, GROUP_SIGNALS)
+            try:
+                worker.start()
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         else:
             runner = SpoolWorker(name, self.pipeline, self.spool, self.stop_event, counts)
             worker = threading.Thread(target=runner.run, name=f"smtp-logger-{name}", daemon=True)
-        worker.start()
+            worker.start()
         self.running[index] = worker
 
     def replace_dead(self) -> None:

@@ -30,6 +30,10 @@ def new_token() -> str:
     return base64.b32encode(secrets.token_bytes(20)).decode().rstrip("=").lower()
 
 
+# Set in a session's info when it issued or retired logging addresses.
+ADDRESSES_CHANGED = "logging_addresses_changed"
+
+
 @dataclass(frozen=True)
 class LiveAddress:
     account_id: int
@@ -82,6 +86,7 @@ def add_user(session: Session, account_id: int, email: str, name: str | None,
 
 def issue_addresses(session: Session, user: User, settings) -> None:
     bump(session, user.account_id)
+    session.info[ADDRESSES_CHANGED] = True  # after the commit, receivers are told (cli/base.py)
     for kind, domain in (("bcc", settings.bcc_domain), ("forward", settings.forward_domain)):
         session.add(LoggingAddress(account_id=user.account_id, user_id=user.id, kind=kind,
                                    address=f"{new_token()}@{domain}".lower(), active=True))
@@ -121,6 +126,16 @@ def is_live(connection, address: str, at: datetime | None = None) -> bool:
     if row is None or not row.active:
         return False
     return row.valid_until is None or row.valid_until >= (at or datetime.now(timezone.utc))
+
+
+def live_addresses(connection, at: datetime | None = None) -> dict[str, datetime | None]:
+    """Every live logging address, with the end of its grace period if it has one (the
+    intake's own copy, refreshed every few seconds: run/addresses.py)."""
+    at = at or datetime.now(timezone.utc)
+    rows = connection.execute(select(LoggingAddress.address, LoggingAddress.valid_until).where(
+        LoggingAddress.active.is_(True),
+        or_(LoggingAddress.valid_until.is_(None), LoggingAddress.valid_until >= at)))
+    return {address: until for address, until in rows}
 
 
 def any_address(session: Session, address: str) -> LiveAddress | None:

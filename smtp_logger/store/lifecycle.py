@@ -2,6 +2,8 @@
 
     received --decide--> logged | held | not_logged
     held --retry--> logged | held | not_logged,   held --retention--> expired (recorded as HELD_EXPIRED)
+    received --processing kept failing--> failed (recorded as PROCESSING_FAILED)
+    failed --spool retry--> logged | held | not_logged
     logged --never-log purge--> purged
 
 Every decision is appended to `decisions` here too, so a status never changes without a
@@ -13,7 +15,7 @@ from __future__ import annotations
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from smtp_logger.decide.reasons import HELD_EXPIRED, explain
+from smtp_logger.decide.reasons import HELD_EXPIRED, PROCESSING_FAILED, explain
 from smtp_logger.decide.rules import Decision
 from smtp_logger.store import events
 from smtp_logger.store.models import Decision as DecisionRow
@@ -21,8 +23,9 @@ from smtp_logger.store.models import HeldWait, ReceivedMessage
 from smtp_logger.store.rows import defer_rows, insert_id
 
 ALLOWED = {
-    "received": {"logged", "held", "not_logged"},
+    "received": {"logged", "held", "not_logged", "failed"},
     "held": {"logged", "held", "not_logged", "expired"},
+    "failed": {"logged", "held", "not_logged"},
     "logged": {"purged"},
     "not_logged": set(),
     "expired": set(),
@@ -106,6 +109,17 @@ def expire(session: Session, message: ReceivedMessage, retention_days: int) -> N
     session.execute(delete(HeldWait).where(HeldWait.received_message_id == message.id))
     events.message_decided(session, message.account_id, message.id, message.message_id, message.logging_address,
                            "not_logged", HELD_EXPIRED, explain(HELD_EXPIRED))
+
+
+def processing_failed(session: Session, detail: str, **fields) -> int:
+    """A delivery quarantined after its processing kept failing, for one logging address: the
+    received message with status `failed` and its PROCESSING_FAILED decision (not a rule's
+    verdict). A retry that succeeds moves it on with `record`. Returns its id."""
+    received_id = insert_id(session, ReceivedMessage, status="failed", reason=PROCESSING_FAILED, **fields)
+    session.add(DecisionRow(account_id=fields["account_id"], received_message_id=received_id,
+                            message_id=fields.get("message_id"), logging_address=fields["logging_address"],
+                            reason=PROCESSING_FAILED, detail=detail))
+    return received_id
 
 
 def purge(message: ReceivedMessage) -> None:

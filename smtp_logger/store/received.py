@@ -1,6 +1,6 @@
 """Reading received messages (one delivery to one logging address) for the pipeline: whether a
-delivery was already decided before a crash, and a held message to decide again. SQL reads
-only; their status is written by smtp_logger.store.lifecycle alone."""
+delivery was already recorded (decided before a crash, or quarantined), and a held message to
+decide again. SQL reads only; their status is written by smtp_logger.store.lifecycle alone."""
 
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ from sqlalchemy.orm import Session
 
 from smtp_logger.store.models import ReceivedMessage
 
-_RECEIVED = select(ReceivedMessage.id).where(ReceivedMessage.spool_id == bindparam("spool_id"),
-                                             ReceivedMessage.logging_address == bindparam("address"))
+_RECORDED = select(ReceivedMessage).where(ReceivedMessage.spool_id == bindparam("spool_id"),
+                                          ReceivedMessage.logging_address == bindparam("address"))
 
 
-def already_received(session: Session, spool_id: str, logging_address: str) -> bool:
-    """Was this delivery to this logging address recorded already (before a crash)?"""
-    return session.scalars(_RECEIVED, {"spool_id": spool_id, "address": logging_address}).first() is not None
+def recorded(session: Session, spool_id: str, logging_address: str) -> ReceivedMessage | None:
+    """The received message this delivery to this logging address was recorded as (decided
+    before a crash, or quarantined as PROCESSING_FAILED and now retried), or None."""
+    return session.scalars(_RECORDED, {"spool_id": spool_id, "address": logging_address}).first()
 
 
 def held_message(session: Session, received_id: int) -> ReceivedMessage | None:

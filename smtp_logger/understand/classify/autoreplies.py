@@ -6,15 +6,8 @@ from __future__ import annotations
 import re
 from email.message import Message
 
-from smtp_logger.understand.classify.common import (
-    Check,
-    _content_type,
-    _first_match,
-    _header,
-    _headers,
-    _own_parts,
-    _param,
-)
+from smtp_logger.understand.classify.common import Check, first_reason, first_value, own_parts, values
+from smtp_logger.understand.mime import content_param, content_type
 
 # --------------------------------------------------------------------------- auto-replies
 
@@ -64,8 +57,8 @@ OOO_SUBJECT = re.compile(
 )
 
 
-def _auto_submitted(msg: Message) -> str | None:
-    for value in _headers(msg, "auto-submitted"):
+def auto_submitted(msg: Message) -> str | None:
+    for value in values(msg, "auto-submitted"):
         keyword = value.split(";", 1)[0].split("(", 1)[0].strip().lower()
         if keyword and keyword != "no":
             return f"Auto-Submitted: {keyword}"
@@ -74,14 +67,14 @@ def _auto_submitted(msg: Message) -> str | None:
 
 def _autoreply_headers(msg: Message) -> str | None:
     for name in AUTO_REPLY_HEADERS:
-        for value in _headers(msg, name):
+        for value in values(msg, name):
             if value.strip().lower() not in NEGATIVE_VALUES or name == "x-autoreply-from":
                 return f"header {name}"
     return None
 
 
 def _apple_vacation(msg: Message) -> str | None:
-    for value in _headers(msg, "x-apple-action"):
+    for value in values(msg, "x-apple-action"):
         if "vacation" in value.lower():
             return "header X-Apple-Action: VACATION"
     return None
@@ -95,7 +88,7 @@ def _precedence(msg: Message) -> str | None:
     responder that sets "bulk" also sets Auto-Submitted or an autoreply subject. Whether
     list mail is logged is decided elsewhere.
     """
-    for value in _headers(msg, "precedence"):
+    for value in values(msg, "precedence"):
         kind = value.strip().lower()
         if kind in ("auto_reply", "auto-reply", "autoreply"):
             return f"Precedence: {kind}"
@@ -103,24 +96,24 @@ def _precedence(msg: Message) -> str | None:
 
 
 def _read_receipt(msg: Message) -> str | None:
-    for part in _own_parts(msg):
-        ctype = _content_type(part)
+    for part in own_parts(msg):
+        ctype = content_type(part)
         if ctype == "message/disposition-notification" or (
-            ctype == "multipart/report" and _param(part, "report-type") == "disposition-notification"
+            ctype == "multipart/report" and content_param(part, "report-type") == "disposition-notification"
         ):
             return "read receipt (disposition-notification)"
     return None
 
 
 def _out_of_office_subject(msg: Message) -> str | None:
-    subject = _header(msg, "subject")
+    subject = first_value(msg, "subject")
     if subject and OOO_SUBJECT.match(subject):
         return f"subject {subject[:80]!r}"
     return None
 
 
 AUTO_REPLY_CHECKS: list[Check] = [
-    _auto_submitted,
+    auto_submitted,
     _autoreply_headers,
     _apple_vacation,
     _precedence,
@@ -137,6 +130,6 @@ def detect_auto_reply(msg: Message) -> str | None:
     by mailbox forwarding rules, our automatic copies), Precedence: list, and
     out-of-office words in the body or later in the subject.
     """
-    return _first_match(msg, AUTO_REPLY_CHECKS)
+    return first_reason(msg, AUTO_REPLY_CHECKS)
 
 

@@ -4,21 +4,12 @@
 from __future__ import annotations
 
 import re
-from email import message_from_bytes
 from email.message import Message
 from email.utils import getaddresses
 
-from smtp_logger.understand.classify.autoreplies import _auto_submitted
-from smtp_logger.understand.classify.common import (
-    Check,
-    _content_type,
-    _first_match,
-    _header,
-    _headers,
-    _own_parts,
-    _param,
-    _sender_addresses,
-)
+from smtp_logger.understand.classify.autoreplies import auto_submitted
+from smtp_logger.understand.classify.common import Check, first_reason, first_value, own_parts, sender_addresses, values
+from smtp_logger.understand.mime import ENCLOSED_TYPES, content_param, content_type, enclosed_message
 
 # --------------------------------------------------------------------------- bounces
 
@@ -69,24 +60,24 @@ WEAK_BOUNCE_SUBJECTS = re.compile(
 
 
 def _report_multipart(msg: Message) -> str | None:
-    for part in _own_parts(msg):
-        if _content_type(part) == "multipart/report":
-            reason = DSN_REPORT_TYPES.get(_param(part, "report-type"))
+    for part in own_parts(msg):
+        if content_type(part) == "multipart/report":
+            reason = DSN_REPORT_TYPES.get(content_param(part, "report-type"))
             if reason:
                 return reason
     return None
 
 
 def _status_part(msg: Message) -> str | None:
-    for part in _own_parts(msg):
-        reason = DSN_PART_TYPES.get(_content_type(part))
+    for part in own_parts(msg):
+        reason = DSN_PART_TYPES.get(content_type(part))
         if reason:
             return reason
     return None
 
 
 def _failed_recipients_header(msg: Message) -> str | None:
-    if _headers(msg, "x-failed-recipients"):
+    if values(msg, "x-failed-recipients"):
         return "header X-Failed-Recipients"
     return None
 
@@ -98,23 +89,23 @@ def _returned_own_message(msg: Message) -> str | None:
     A forward encloses someone else's message and comes from a person, so both an
     automated sender (null Return-Path or a no-reply address) and the match are needed.
     """
-    senders = [addr for _, addr in _sender_addresses(msg)]
-    null_return_path = any(value.strip() in ("<>", "") for value in _headers(msg, "return-path"))
+    senders = [addr for _, addr in sender_addresses(msg)]
+    null_return_path = any(value.strip() in ("<>", "") for value in values(msg, "return-path"))
     no_reply = any(AUTOMATED_LOCAL_PARTS.match(addr.rpartition("@")[0]) for addr in senders)
     if not (null_return_path or no_reply):
         return None
     try:
-        recipients = {addr.lower() for _, addr in getaddresses(_headers(msg, "to")) if addr}
+        recipients = {addr.lower() for _, addr in getaddresses(values(msg, "to")) if addr}
     except Exception:
         return None
-    for part in _own_parts(msg):
-        if part is msg or _content_type(part) not in ("message/rfc822", "text/rfc822-headers"):
+    for part in own_parts(msg):
+        if part is msg or content_type(part) not in ENCLOSED_TYPES:
             continue
-        enclosed = _enclosed_headers(part)
+        enclosed = enclosed_message(part)
         if enclosed is None:
             continue
         # A bounce goes to the envelope sender: the enclosed Return-Path, else its From.
-        enclosed_from = {addr for _, addr in _sender_addresses(enclosed)}
+        enclosed_from = {addr for _, addr in sender_addresses(enclosed)}
         enclosed_from |= _return_path_addresses(enclosed)
         if recipients & enclosed_from and not recipients & set(senders):
             return "automated sender returned the recipient's own message"
@@ -123,27 +114,15 @@ def _returned_own_message(msg: Message) -> str | None:
 
 def _return_path_addresses(msg: Message) -> set[str]:
     try:
-        return {addr.lower() for _, addr in getaddresses(_headers(msg, "return-path")) if addr}
+        return {addr.lower() for _, addr in getaddresses(values(msg, "return-path")) if addr}
     except Exception:
         return set()
-
-
-def _enclosed_headers(part: Message) -> Message | None:
-    try:
-        if _content_type(part) == "message/rfc822":
-            payload = part.get_payload()
-            inner = payload[0] if isinstance(payload, list) and payload else None
-            return inner if isinstance(inner, Message) else None
-        text = part.get_payload(decode=True) or b""  # text/rfc822-headers
-        return message_from_bytes(bytes(text), policy=part.policy)
-    except Exception:
-        return None
 
 
 def _amazon_sns_notification(msg: Message) -> str | None:
     # SES delivers its bounce/complaint/delivery events as SNS mails ("AWS Notification
     # Message", a JSON body): machine reports, never conversation.
-    if _headers(msg, "x-amz-sns-message-id"):
+    if values(msg, "x-amz-sns-message-id"):
         return "Amazon SNS notification (SES bounce/complaint/delivery feed)"
     return None
 
@@ -151,47 +130,50 @@ def _amazon_sns_notification(msg: Message) -> str | None:
 def _list_manager_notice(msg: Message) -> str | None:
     # fml stamps X-MLServer on list posts (with X-Mail-Count) and on its own error notices
     # ("you are not a member", "Loop Alert") that reject the mail we sent (without).
-    if _headers(msg, "x-mlserver") and not _headers(msg, "x-mail-count"):
+    if values(msg, "x-mlserver") and not values(msg, "x-mail-count"):
         return "mailing-list manager notice (X-MLServer without X-Mail-Count)"
     return None
 
 
 def _unsubscribe_request(msg: Message) -> str | None:
     # Apple Mail's one-click unsubscribe: a feedback report like ARF, sent by the client.
-    for value in _headers(msg, "x-apple-unsubscribe"):
+    for value in values(msg, "x-apple-unsubscribe"):
         if value.strip().lower() == "true":
             return "unsubscribe request (X-Apple-Unsubscribe), a feedback report"
     return None
 
 
-def _machine_signal(msg: Message) -> bool:
-    """Null or daemon Return-Path, Auto-Submitted, bounce wording, or an enclosed original."""
-    for value in _headers(msg, "return-path"):
+def _machine_headers(msg: Message) -> bool:
+    """Null or daemon Return-Path, Auto-Submitted, or bounce wording in the subject."""
+    for value in values(msg, "return-path"):
         if value.strip() in ("<>", "") or "mailer-daemon" in value.lower():
             return True
-    if _auto_submitted(msg) or WEAK_BOUNCE_SUBJECTS.search(_header(msg, "subject")):
+    return bool(auto_submitted(msg) or WEAK_BOUNCE_SUBJECTS.search(first_value(msg, "subject")))
+
+
+def _machine_signal(msg: Message) -> bool:
+    """The machine headers, or an enclosed original."""
+    if _machine_headers(msg):
         return True
-    return any(
-        _content_type(part) in ("message/rfc822", "text/rfc822-headers")
-        for part in _own_parts(msg)
-        if part is not msg
-    )
+    return any(content_type(part) in ENCLOSED_TYPES for part in own_parts(msg) if part is not msg)
 
 
 def _daemon_sender(msg: Message) -> str | None:
-    for name, addr in _sender_addresses(msg):
+    for name, addr in sender_addresses(msg):
         local = addr.rpartition("@")[0] if "@" in addr else addr
         if local in DAEMON_LOCAL_PARTS:
             return f"sender {local.upper() if 'daemon' in local else local}"
         if local in ROLE_LOCAL_PARTS and _machine_signal(msg):
             return f"sender {local} (with a machine signal)"
-        if name and BOUNCE_SENDER_NAMES.match(name):
+        # Anyone can type a display name (CPython's msg_42.txt, a forward, comes from
+        # "Mail Delivery Subsystem <xxx@example.com>"): it counts with postmaster@ or a machine header.
+        if name and BOUNCE_SENDER_NAMES.match(name) and (local in ROLE_LOCAL_PARTS or _machine_headers(msg)):
             return f"sender name {name!r}"
     return None
 
 
 def _bounce_subject(msg: Message) -> str | None:
-    subject = _header(msg, "subject")
+    subject = first_value(msg, "subject")
     if subject and BOUNCE_SUBJECTS.match(subject):
         return f"subject {subject[:80]!r}"
     return None
@@ -218,6 +200,6 @@ def detect_bounce(msg: Message) -> str | None:
     sent, never conversation. A forward is not a bounce: enclosed messages (message/rfc822)
     are not looked into, and bounce subjects count only at the start ("Fwd: ..." does not).
     """
-    return _first_match(msg, BOUNCE_CHECKS)
+    return first_reason(msg, BOUNCE_CHECKS)
 
 

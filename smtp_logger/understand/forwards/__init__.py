@@ -1,12 +1,9 @@
-"""Finding the customer's original message inside a forward (pure functions over text/messages).
-
-Public API: `find_original` (whole message: message/rfc822 attachment first, then the inline
-block of the text or HTML body), `extract_inline_forward` (a text body), `strip_forward_prefixes`,
-`normalize_subject` and the `OriginalMessage` value. No I/O, no database, never raises on junk.
-"""
+"""forwards: the customer's original inside a forward (an enclosed message/rfc822 first, then the
+inline block of the text or HTML body), subject prefixes and `OriginalMessage`; pure, never raises
+on junk. Imports understand's mime, classify (is the original machine-made?), addresses, htmltext."""
 
 from smtp_logger.understand.addresses import Mailbox, parse_mailbox, parse_mailbox_list
-from smtp_logger.understand.forwards.attached import find_original
+from smtp_logger.understand.forwards.attached import find_original, read_original
 from smtp_logger.understand.forwards.dates import parse_date
 from smtp_logger.understand.forwards.inline import extract_inline_forward
 from smtp_logger.understand.forwards.model import OriginalMessage
@@ -14,5 +11,5 @@ from smtp_logger.understand.forwards.subjects import normalize_subject, strip_fo
 
 __all__ = [
     "Mailbox", "OriginalMessage", "extract_inline_forward", "find_original", "normalize_subject",
-    "parse_date", "parse_mailbox", "parse_mailbox_list", "strip_forward_prefixes",
+    "parse_date", "parse_mailbox", "parse_mailbox_list", "read_original", "strip_forward_prefixes",
 ]

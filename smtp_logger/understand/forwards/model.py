@@ -1,12 +1,12 @@
 """The original message found inside a forward: the one value every forward parser returns.
 
-Owns the `OriginalMessage` shape that the rules and the store code against. Plain data, frozen;
-nothing here parses or touches I/O.
+Owns the `OriginalMessage` shape that the candidate codes against, including classify's verdict
+on the original (a forwarded bounce is still a bounce). Plain data, frozen; nothing here parses.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from smtp_logger.understand.addresses import Mailbox
@@ -27,4 +27,7 @@ class OriginalMessage:
     message_id: str | None = None
     in_reply_to: str | None = None
     references: list[str] = field(default_factory=list)
-    attachments: list = field(default_factory=list)
+    automatic: tuple[str, str] | None = None     # classify's verdict on the original itself
+
+    def with_verdict(self, automatic: tuple[str, str] | None) -> OriginalMessage:
+        return replace(self, automatic=automatic)

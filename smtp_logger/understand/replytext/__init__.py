@@ -1,9 +1,6 @@
-"""Reply text of a logged email: the new content only, without quoted history or signature.
-
-`reply_text` takes a text/plain body, `reply_text_from_html` an HTML body; both return trimmed
-text, never raise, and run in time linear in the body (bounded look-ahead per line). Pure
-functions: no I/O, no logging, no knowledge of the CRM.
-"""
+"""replytext: the new content of a logged email, without quoted history or signature, from its text
+(`reply_text`) or HTML (`reply_text_from_html`) body; trimmed, linear time, never raises. Pure: no
+I/O, no logging, no CRM. Imports only understand.htmltext."""
 
 from __future__ import annotations
 
