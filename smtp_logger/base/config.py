@@ -40,6 +40,19 @@ class Settings:
     proxy_protocol_timeout: float = 0
     sender_auth: str = "none"
     trusted_authserv_ids: list[str] = field(default_factory=list)
+    dns_servers: list[str] = field(default_factory=list)  # "host" or "host:port"; empty = the system's
+    dns_timeout: float = 5
+    dns_retry_minutes: float = 30
+    dns_retry_interval: float = 30
+    trusted_networks: list[str] = field(default_factory=list)  # CIDR, exempt from the client limits
+    max_connections_per_ip: int = 50
+    max_messages_per_connection: int = 100
+    rate_limit_per_ip: int = 0
+    max_unknown_recipients: int = 20
+    unknown_recipients_per_ip: int = 100
+    max_received_headers: int = 50
+    flood_limit: int = 0
+    flood_window_minutes: float = 60
     held_retention_days: int = 30
     rotation_grace_hours: float = 0
     workers: int = 2

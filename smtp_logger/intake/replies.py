@@ -10,6 +10,12 @@ ERR_TOO_BIG = "552 5.3.4 Message size exceeds fixed maximum message size"
 ERR_LINE_TOO_LONG = "500 5.5.6 Line too long"
 ERR_TEMP_LOCAL = "451 4.3.0 Local error, message not accepted, please retry later"
 ERR_TOO_MANY_CONNECTIONS = "421 4.7.0 Too many connections, try again later"
+ERR_TOO_MANY_FROM_IP = "421 4.7.0 Too many connections from your address, try again later"
+ERR_TOO_MANY_MESSAGES = "421 4.7.0 Too many messages in one connection, closing"
+ERR_RATE_LIMITED = "451 4.7.1 Too many messages from your address, try again later"
+ERR_TOO_MANY_UNKNOWN = "421 4.7.0 Too many unknown recipients, closing"
+ERR_HARVESTING = "421 4.7.0 Too many unknown recipients from your address, try again later"
+ERR_LOOP = "554 5.4.6 Too many Received: header fields: mail loop"
 
 # aiosmtpd's own texts for limits we configure, rewritten with enhanced codes.
 AIOSMTPD_REWRITES = {

@@ -20,12 +20,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from smtp_logger.decide import candidate as candidates
 from smtp_logger.decide.rules import Candidate, Decision, decide
 from smtp_logger.intake.spool import Spool, SpoolEntry
+from smtp_logger.run.senderauth import SenderAuth, columns, stored
 from smtp_logger.store import accounts, directory, engagements, facts, lifecycle
 from smtp_logger.store import held as held_store
 from smtp_logger.store.blobs import BlobStore
 from smtp_logger.store.models import Account, HeldWait, ReceivedMessage
 from smtp_logger.understand.parse import ParsedMessage, message_id_of, parse_file
-from smtp_logger.verify.sender import check_sender
+from smtp_logger.verify.verdict import NOT_CHECKED, AuthVerdict
 
 log = structlog.get_logger("smtp_logger.run.pipeline")
 RETRIES = 5
@@ -40,6 +41,7 @@ class _Delivery:
     parsed: ParsedMessage | None
     received_at: datetime
     recipients: list[str]
+    auth: AuthVerdict = NOT_CHECKED
     built: dict[str, "_Built"] = field(default_factory=dict)  # by logging address
 
 
@@ -113,6 +115,10 @@ def _outsiders_take_part(candidate: Candidate, internal: frozenset[str]) -> bool
                for box in (candidate.from_, *candidate.to, *candidate.cc))
 
 
+def _from_address(parsed: ParsedMessage | None) -> str | None:
+    return parsed.from_.address[:320] if parsed and parsed.from_ and parsed.from_.address else None
+
+
 def _remove_work_files(parsed: ParsedMessage | None) -> None:
     for path in parsed.work_files if parsed else ():
         path.unlink(missing_ok=True)
@@ -125,6 +131,7 @@ class Pipeline:
         self.spool = spool
         self.blobs = BlobStore(spool.root / "attachments")
         self._addresses: dict[str, accounts.LiveAddress] = {}
+        self.auth = SenderAuth(settings)
 
     # -- deliveries ----------------------------------------------------------------------
 
@@ -135,7 +142,7 @@ class Pipeline:
         that failed even alone (they stay in the spool)."""
         if len(entries) == 1:
             return self._process_each(entries)
-        self.spool.keep_raw(entries)
+        entries = self.auth.keep_raw(self.spool, entries)
         prepared = [self._prepare(entry) for entry in entries]
         unblocked: list[Unblocked] = []
         held: list[int] = []
@@ -166,7 +173,7 @@ class Pipeline:
                     if address is not None:
                         delivery.built[rcpt] = self._build(
                             session, _account(session, address.account_id), address.user_id,
-                            address.kind, delivery.parsed, delivery.raw, delivery.received_at)
+                            address.kind, delivery.parsed, delivery.raw, delivery.received_at, delivery.auth)
 
     def _process_each(self, entries: list[SpoolEntry]) -> list[tuple[SpoolEntry, Exception]]:
         failed = []
@@ -180,7 +187,7 @@ class Pipeline:
     def process(self, entry: SpoolEntry) -> None:
         """Process one spooled delivery completely (a transaction per logging address, retried
         on conflicts), then remove it from the spool."""
-        self.spool.keep_raw([entry])
+        [entry] = self.auth.keep_raw(self.spool, [entry])
         delivery = self._prepare(entry)
         unblocked: list[Unblocked] = []
         held: list[int] = []
@@ -201,7 +208,7 @@ class Pipeline:
         raw = self.spool.raw_path(entry.sha256)
         return _Delivery(entry, raw, _safe_parse(raw, self.spool.work, entry.spool_id),
                          datetime.fromtimestamp(entry.received_at, timezone.utc),
-                         list(dict.fromkeys(a.lower() for a in entry.rcpt_tos)))
+                         list(dict.fromkeys(a.lower() for a in entry.rcpt_tos)), self.auth.verdict(entry))
 
     def _finish(self, deliveries: list["_Delivery"], unblocked: list[Unblocked], held: list[int]) -> None:
         """After the commit: work files go, held messages this unblocks are retried, messages
@@ -212,6 +219,7 @@ class Pipeline:
             self.retry_held(change)
         for held_id in held:
             self._recheck_held(held_id)
+        self.auth.forget([delivery.entry for delivery in deliveries])
         for delivery in deliveries:
             self.spool.done(delivery.entry)
 
@@ -266,10 +274,11 @@ class Pipeline:
                       logging_address=rcpt, way=address.kind, mail_from=entry.mail_from[:998],
                       message_id=(parsed.message_id if parsed else message_id_of(raw)),
                       raw_sha256=entry.sha256, size=entry.size,
-                      subject=(parsed.subject if parsed else "")[:2000], received_at=delivery.received_at)
+                      subject=(parsed.subject if parsed else "")[:2000], received_at=delivery.received_at,
+                      from_address=_from_address(parsed), **columns(delivery.auth))
         account = _account(session, address.account_id)
         outcome = self._decide(session, account, address.user_id, address.kind, parsed, raw,
-                               delivery.received_at, delivery.built.get(rcpt))
+                               delivery.received_at, delivery.built.get(rcpt), delivery.auth)
         received_id = lifecycle.receive(session, outcome.decision, **fields)
         engagement_id, change = self._write(session, account, address.user_id, outcome, received_id)
         lifecycle.decided(session, account.id, received_id, fields["message_id"], rcpt,
@@ -280,24 +289,24 @@ class Pipeline:
         return change
 
     def _build(self, session: Session, account: Account, user_id: int, way: str,
-               parsed: ParsedMessage, raw: Path, received_at: datetime) -> _Built:
+               parsed: ParsedMessage, raw: Path, received_at: datetime, auth: AuthVerdict) -> _Built:
         known = directory.get(session, account)
         candidate, content = candidates.build(way, parsed, known.addresses_of(user_id), received_at)
-        authenticated = check_sender(self.settings, parsed, raw) if candidate.way != "auto_copy" else None
+        authenticated = auth.authenticated if candidate.way != "auto_copy" else None
         if _outsiders_take_part(candidate, known.internal):
             _ = content.reply_text  # worked out now, outside the write transaction (SQLite's write lock)
         return _Built(account.directory_version, candidate, content, authenticated)
 
     def _decide(self, session: Session, account: Account, user_id: int, way: str,
                 parsed: ParsedMessage | None, raw: Path, received_at: datetime,
-                built: _Built | None = None) -> "_Outcome":
+                built: _Built | None = None, auth: AuthVerdict = NOT_CHECKED) -> "_Outcome":
         """The rules' decision on a parsed message, with what it needs written (pure but for
         reading what the CRM knows). A candidate built earlier is used while the account's
         directory is still the one it was built against."""
         if parsed is None:
             return _Outcome(Decision("UNPARSEABLE", "the parser failed"), way)
         if built is None or built.directory_version != account.directory_version:
-            built = self._build(session, account, user_id, way, parsed, raw, received_at)
+            built = self._build(session, account, user_id, way, parsed, raw, received_at, auth)
         candidate = built.candidate
         crm = facts.load(session, account, user_id, candidate, self.settings, built.authenticated)
         return _Outcome(decide(candidate, crm), candidate.way, candidate, built.content, crm.thread is None)
@@ -321,7 +330,8 @@ class Pipeline:
     def _decide_and_write(self, session: Session, message: ReceivedMessage, parsed, raw: Path) -> Unblocked | None:
         """Decide a message received before (held) again, and record the new decision."""
         account = _account(session, message.account_id)
-        outcome = self._decide(session, account, message.user_id, message.way, parsed, raw, message.received_at)
+        outcome = self._decide(session, account, message.user_id, message.way, parsed, raw, message.received_at,
+                               auth=stored(message))
         engagement_id, change = self._write(session, account, message.user_id, outcome, message.id)
         lifecycle.record(session, message, outcome.decision, engagement_id)
         self._log_decision(message.spool_id, message.id, account.id, outcome)
