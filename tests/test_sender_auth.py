@@ -255,3 +255,39 @@ def test_dns_away_longer_than_dns_retry_minutes_is_decided_with_what_is_known(tm
     finally:
         dns.start()
         rx.stop()
+
+
+def test_other_modes_show_their_method_in_why(tmp_path, db_url, dns, keys):
+    upstream = start_receiver(tmp_path / "ar", db_url, sender_auth="authentication-results",
+                              trusted_authserv_ids="mx.upstream.example")
+    try:
+        bcc = upstream.add_user(ALICE)["bcc_address"]
+        mid, data = _mail(ALICE, headers={"Authentication-Results":
+                                          "mx.upstream.example; spf=pass smtp.mailfrom=ours.example; "
+                                          "dkim=none; dmarc=pass header.from=ours.example"})
+        assert send_raw(upstream.port, ALICE, [bcc], data).startswith("250")
+        upstream.drain()
+        row = _why(upstream, mid)
+        assert row["auth"] == {"spf": "pass", "dkim": "none", "dmarc": "pass", "method": "authentication-results"}
+        assert row["reason"] == "LOGGED"
+    finally:
+        upstream.stop()
+    old = start_receiver(tmp_path / "dkim", db_url, sender_auth="dkim", dns_servers=dns.address, dns_timeout=1)
+    try:  # the same database: the same user
+        signed, unsigned = _mail(ALICE, keys["ours"], "ours.example"), _mail(ALICE)
+        for _, data in (signed, unsigned):
+            assert send_raw(old.port, ALICE, [bcc], data).startswith("250")
+        old.drain()
+        assert _why(old, signed[0])["auth"] == {"spf": None, "dkim": "pass", "dmarc": None, "method": "verify"}
+        assert _why(old, signed[0])["reason"] == "LOGGED"
+        assert _why(old, unsigned[0])["reason"] == "AUTH_FAILED"
+    finally:
+        old.stop()
+    plain = start_receiver(tmp_path / "none", db_url)
+    try:
+        mid, data = _mail(ALICE)
+        assert send_raw(plain.port, ALICE, [bcc], data).startswith("250")
+        plain.drain()
+        assert _why(plain, mid)["auth"] == {"spf": None, "dkim": None, "dmarc": None, "method": "none"}
+    finally:
+        plain.stop()

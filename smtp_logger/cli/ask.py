@@ -6,7 +6,8 @@ import click
 
 from smtp_logger.cli.base import Context, UserError, emit, main, pass_ctx, valid_address
 from smtp_logger.intake.spool import Spool
-from smtp_logger.store import lifecycle, privacy, queries
+from smtp_logger.run.release import release
+from smtp_logger.store import accounts, flood, lifecycle, privacy, queries
 
 # -- what users ask -------------------------------------------------------------------------
 
@@ -80,3 +81,28 @@ def held_purge(obj: Context, as_json):
     for sha in removable:
         spool.raw_path(sha).unlink(missing_ok=True)
     emit({"expired": len(expired)}, as_json, f"{len(expired)} held message(s) expired")
+
+
+@held.command("release")
+@click.argument("message_id", required=False)
+@click.option("--reason", type=click.Choice(["FLOOD"]), default=None,
+              help="Release every message held for this reason.")
+@click.option("--user", "user_email", default=None, help="Only this user's messages (with --reason).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def held_release(obj: Context, message_id, reason, user_email, as_json):
+    """Log messages held for FLOOD, as the rules would have: one (MESSAGE_ID) or all (--reason FLOOD)."""
+    if bool(message_id) == bool(reason):
+        raise UserError("give either a MESSAGE_ID or --reason FLOOD")
+    if user_email and not reason:
+        raise UserError("--user goes with --reason FLOOD")
+    with obj.session() as session:
+        account_id = obj.account_id(session)
+        user_id = accounts.find_user(session, account_id, valid_address(user_email)).id if user_email else None
+        mid = message_id.strip().strip("<>") if message_id else None
+        ids = flood.held_for_flood(session, account_id, mid, user_id)
+    if message_id and not ids:
+        raise UserError(f"no message with Message-ID {message_id} is held for FLOOD")
+    logged = release(obj.pipeline(), ids)
+    emit({"released": len(ids), "logged": logged}, as_json,
+         f"{len(ids)} held message(s) released, {logged} logged")

@@ -48,6 +48,16 @@ def _automatic(parsed: ParsedMessage):
     return parsed.automatic
 
 
+NOTICE_HEADER = "X-Smtp-Logger-Notice"  # on every notice we send (see the notifications issue)
+
+
+def is_own_notice(parsed: ParsedMessage) -> bool:
+    try:
+        return NOTICE_HEADER in parsed.email
+    except Exception:
+        return False
+
+
 def way_of(kind: str, parsed: ParsedMessage, user_addresses: frozenset[str]) -> str:
     if kind == "bcc":
         return "bcc"
@@ -93,7 +103,7 @@ def _from_original(o: OriginalMessage, way: str, user_addresses: frozenset[str],
         way=way, direction=direction, from_=o.from_, to=tuple(o.to), cc=tuple(o.cc),
         subject=o.subject, sent_at=sent_at, thread_keys=keys, dedup_key=dedup,
         subject_key=normalize_subject(o.subject), original_found=True,
-        automatic=_automatic(parsed), unparseable=False)
+        automatic=_automatic(parsed), unparseable=False, own_notice=is_own_notice(parsed))
     attachments = [a for a in parsed.attachments if a.content_type != "message/rfc822"] \
         if o.source == "attachment" else parsed.attachments
     content = Content(o.subject, sent_at, _offset_of(sent_at), o.body_text, o.body_html,
@@ -117,7 +127,7 @@ def build(kind: str, parsed: ParsedMessage, user_addresses: frozenset[str],
         way=way, direction=direction, from_=parsed.from_, to=tuple(parsed.to), cc=tuple(parsed.cc),
         subject=parsed.subject, sent_at=sent_at, thread_keys=keys, dedup_key=dedup,
         subject_key=normalize_subject(parsed.subject), original_found=way != "manual_forward",
-        automatic=_automatic(parsed), unparseable=parsed.unparseable)
+        automatic=_automatic(parsed), unparseable=parsed.unparseable, own_notice=is_own_notice(parsed))
     content = Content(parsed.subject, sent_at, parsed.date_offset_minutes, parsed.body_text,
                       parsed.body_html, parsed.message_id, keys, parsed.attachments)
     return candidate, content

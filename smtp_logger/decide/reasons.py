@@ -6,7 +6,7 @@ LOGGED = "LOGGED"
 
 # In SPEC.md's order of precedence.
 NOT_LOGGED = (
-    "SENDER_NOT_ALLOWED", "AUTH_FAILED", "DUPLICATE", "BOUNCE", "AUTO_REPLY", "SPAM", "NEVER_LOG",
+    "SENDER_NOT_ALLOWED", "AUTH_FAILED", "FLOOD", "DUPLICATE", "BOUNCE", "AUTO_REPLY", "SPAM", "NEVER_LOG",
     "ORIGINAL_NOT_FOUND", "ORIGINAL_SENDER_UNKNOWN", "NO_EXTERNAL_RECIPIENTS",
     "SENDER_NOT_CONTACT", "NOT_IN_LOGGED_THREAD", "THREAD_OWNED_BY_OTHER_USER", "UNPARSEABLE",
 )
@@ -14,6 +14,7 @@ NOT_LOGGED = (
 # Reasons that may stop applying later (a contact is created, an address added, contacts
 # merged, the answered email arrives): such messages are held and retried automatically.
 HELD_REASONS = frozenset({
+    "FLOOD",  # released by `smtp-logger held release`, never by a change in the CRM
     "ORIGINAL_NOT_FOUND", "ORIGINAL_SENDER_UNKNOWN", "SENDER_NOT_CONTACT",
     "NOT_IN_LOGGED_THREAD", "UNPARSEABLE",
 })
@@ -27,6 +28,8 @@ EXPLANATIONS = {
                           "yours. Only mail from your own address or a verified alias is logged.",
     "AUTH_FAILED": "Not logged: it claims to come from you, but your mail server's signature "
                    "(DKIM/SPF/DMARC) did not check out, so it may be forged.",
+    "FLOOD": "Not logged yet: an unusual number of emails from this sender reached your address in a "
+             "short time; they are kept and can be released.",
     "DUPLICATE": "Not logged again: this email is already on the timeline.",
     "BOUNCE": "Not logged: it is a delivery failure notice from a mail server, not a conversation.",
     "AUTO_REPLY": "Not logged: it is an automatic reply (for example an out-of-office message).",

@@ -33,6 +33,7 @@ class Candidate:
     original_found: bool = True
     automatic: tuple[str, str] | None = None  # ("BOUNCE" | "AUTO_REPLY" | "SPAM", why)
     unparseable: bool = False
+    own_notice: bool = False  # the received message carries our X-Smtp-Logger-Notice header
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,8 @@ class CrmFacts:
     create_contacts: bool = True
     log_all_from_contacts: bool = False
     sender_authenticated: bool | None = None  # None: no check configured
+    flood_limit: int = 0  # 0: off
+    sender_recent: int = 0  # earlier messages from this From: to this logging address in the window
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,15 @@ def _thread_owned_by_user(thread: ThreadFacts, user: UserFacts) -> bool:
 
 # -- the checks, in SPEC.md's order of precedence -----------------------------------------
 
+def own_notice(c: Candidate, facts: CrmFacts) -> Decision | None:
+    """Our own notices (the notifications issue) are never logged, and never answered: decided
+    AUTO_REPLY before any reason that could make us write to someone, so no loop can start."""
+    if c.own_notice:
+        return Decision("AUTO_REPLY", "it is a notice smtp_logger sent (X-Smtp-Logger-Notice); "
+                                      "our notices are never logged or answered")
+    return None
+
+
 def sender_not_allowed(c: Candidate, facts: CrmFacts) -> Decision | None:
     if c.way != "bcc":
         return None
@@ -157,6 +169,13 @@ def sender_not_allowed(c: Candidate, facts: CrmFacts) -> Decision | None:
 def auth_failed(c: Candidate, facts: CrmFacts) -> Decision | None:
     if c.way in ("bcc", "manual_forward") and facts.sender_authenticated is False:
         return Decision("AUTH_FAILED", "the message claims to come from you but failed sender authentication")
+    return None
+
+
+def flood(c: Candidate, facts: CrmFacts) -> Decision | None:
+    if facts.flood_limit and facts.sender_recent >= facts.flood_limit:
+        return Decision("FLOOD", f"{facts.sender_recent} earlier emails from this sender reached this "
+                                 f"address within the flood window (flood_limit {facts.flood_limit})")
     return None
 
 
@@ -254,8 +273,10 @@ def unparseable(c: Candidate, facts: CrmFacts) -> Decision | None:
 
 
 CHECKS: tuple[Check, ...] = (
+    own_notice,
     sender_not_allowed,
     auth_failed,
+    flood,
     duplicate,
     automatic_mail,
     never_log,

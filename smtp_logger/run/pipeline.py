@@ -8,7 +8,7 @@ logging). Only a fully committed delivery leaves the spool.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from smtp_logger.decide import candidate as candidates
 from smtp_logger.decide.rules import Candidate, Decision, decide
 from smtp_logger.intake.spool import Spool, SpoolEntry
 from smtp_logger.run.senderauth import SenderAuth, columns, stored
-from smtp_logger.store import accounts, directory, engagements, facts, lifecycle
+from smtp_logger.store import accounts, directory, engagements, facts, flood, lifecycle
 from smtp_logger.store import held as held_store
 from smtp_logger.store.blobs import BlobStore
 from smtp_logger.store.models import Account, HeldWait, ReceivedMessage
@@ -277,8 +277,9 @@ class Pipeline:
                       subject=(parsed.subject if parsed else "")[:2000], received_at=delivery.received_at,
                       from_address=_from_address(parsed), **columns(delivery.auth))
         account = _account(session, address.account_id)
+        recent = flood.on_arrival(session, self.settings, rcpt, fields["from_address"], delivery.received_at)
         outcome = self._decide(session, account, address.user_id, address.kind, parsed, raw,
-                               delivery.received_at, delivery.built.get(rcpt), delivery.auth)
+                               delivery.received_at, delivery.built.get(rcpt), delivery.auth, recent)
         received_id = lifecycle.receive(session, outcome.decision, **fields)
         engagement_id, change = self._write(session, account, address.user_id, outcome, received_id)
         lifecycle.decided(session, account.id, received_id, fields["message_id"], rcpt,
@@ -299,7 +300,8 @@ class Pipeline:
 
     def _decide(self, session: Session, account: Account, user_id: int, way: str,
                 parsed: ParsedMessage | None, raw: Path, received_at: datetime,
-                built: _Built | None = None, auth: AuthVerdict = NOT_CHECKED) -> "_Outcome":
+                built: _Built | None = None, auth: AuthVerdict = NOT_CHECKED,
+                sender_recent: int = 0) -> "_Outcome":
         """The rules' decision on a parsed message, with what it needs written (pure but for
         reading what the CRM knows). A candidate built earlier is used while the account's
         directory is still the one it was built against."""
@@ -309,6 +311,8 @@ class Pipeline:
             built = self._build(session, account, user_id, way, parsed, raw, received_at, auth)
         candidate = built.candidate
         crm = facts.load(session, account, user_id, candidate, self.settings, built.authenticated)
+        if sender_recent:
+            crm = replace(crm, flood_limit=self.settings.flood_limit, sender_recent=sender_recent)
         return _Outcome(decide(candidate, crm), candidate.way, candidate, built.content, crm.thread is None)
 
     def _write(self, session: Session, account: Account, user_id: int, outcome: "_Outcome",
@@ -385,6 +389,10 @@ class Pipeline:
         if message.reason != previous or change:
             log.info("held_retried", received_message=message.id, before=previous, after=message.reason)
         return message.status == "logged", change
+
+    def redecide(self, received_id: int) -> tuple[bool, Unblocked | None]:
+        """Decide a held message again, as the rules now would (run/release.py)."""
+        return self._with_retries(lambda s, _first: self._retry_one(s, received_id))
 
     def contacts_changed(self, account_id: int, addresses: set[str], names: set[str]) -> int:
         """Called after contacts are created, given an address, or merged."""

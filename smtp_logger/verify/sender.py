@@ -69,13 +69,11 @@ def _upstream(email, trusted: list[str], from_domain: str) -> AuthVerdict:
                        any(_passes(r, from_domain) for r in results))
 
 
-def _old_dkim(raw_path) -> AuthVerdict:
-    import dkim
-    try:
-        ok = bool(dkim.verify(read_message(raw_path)))
-    except Exception:
-        ok = False
-    return AuthVerdict("verify", None, "pass" if ok else "fail", None, ok)
+def _old_dkim(settings, message: bytes) -> AuthVerdict:
+    """The old "dkim" mode: its first signature verifies (any signer), through our resolver."""
+    results = check_dkim(message, ourdns.for_settings(settings))[:1]
+    ok = bool(results) and results[0].result == "pass"
+    return AuthVerdict("verify", None, results[0].result if results else "none", None, ok)
 
 
 def verify(settings, message: bytes, from_domain: str, envelope: Envelope) -> AuthVerdict:
@@ -109,9 +107,9 @@ def authenticate(settings, path, envelope: Envelope) -> AuthVerdict:
         return NOT_CHECKED
     if mode not in MODES:
         raise ValueError(f"unknown sender_auth mode {mode!r}")
+    message = read_message(path) if mode in ("verify", "dkim") else b""
     if mode == "dkim":
-        return _old_dkim(path)
-    message = read_message(path) if mode == "verify" else b""
+        return _old_dkim(settings, message)
     headers = message_from_bytes(header_section(message) + b"\r\n\r\n" if message else read_head(path),
                                  policy=POLICY)
     from_domain = from_domain_of(headers)
