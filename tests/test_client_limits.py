@@ -183,3 +183,33 @@ def test_unknown_recipients_take_the_same_time_near_a_token_or_not(tmp_path, db_
         assert max(medians.values()) - min(medians.values()) < 0.02, medians
     finally:
         rx.stop()
+
+
+def test_every_refusal_is_a_log_event_without_the_address_tried(tmp_path, sqlite_url):
+    import json
+    import signal
+
+    from .conftest import Cli, free_port, make_env
+    from .test_crash_recovery import _start
+
+    port = free_port()
+    env = make_env(tmp_path, sqlite_url, port=port, log_level="info", worker_processes=1,
+                   max_connections_per_ip=1)
+    Cli(env)("db", "upgrade")
+    proc = _start(env)
+    try:
+        time.sleep(0.5)  # the start-up probe's connection is gone
+        with RawSMTP(port) as client:
+            assert client.greeting.startswith("220")
+            assert RawSMTP(port).greeting.startswith("421 4.7.0")
+            client.command("HELO client.test")
+            client.command("MAIL FROM:<x@client.test>")
+            assert client.command("RCPT TO:<secretguess42@bcc.smtp-logger.localhost>").startswith("550 5.1.1")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    events = [json.loads(line) for line in stderr.decode().splitlines() if line.startswith("{")]
+    reasons = [e["reason"] for e in events if e["event"] == "refused"]
+    assert reasons == ["connections_per_ip", "unknown_recipient"]
+    assert all(e.get("peer", "").startswith("127.0.0.1:") for e in events if e["event"] == "refused")
+    assert b"secretguess42" not in stderr

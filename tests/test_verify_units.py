@@ -104,3 +104,21 @@ def test_spool_envelope_keeps_helo_and_reads_files_without_it(tmp_path):
     old.write_bytes(MAGIC + json.dumps(meta).encode() + b"\nhi\n")
     loaded = spool.load(old)
     assert loaded.helo == "" and loaded.peer == "192.0.2.1:4000"
+
+
+@pytest.mark.parametrize("from_domain, mail_from", [
+    ("exa..mple.com", "x@exa..mple.com"), ("bücher.example", "x@bücher.example"),
+    ("x" * 70 + ".example", "y@" + "x" * 70 + ".example"), ("", "")])
+def test_names_dns_cannot_ask_about_give_a_verdict_not_an_error(from_domain, mail_from):
+    from smtp_logger.base.config import Settings
+    from smtp_logger.verify.sender import Envelope, verify
+
+    from .dnsserver import DnsServer
+    server = DnsServer().start()
+    try:
+        settings = Settings(sender_auth="verify", dns_servers=[server.address], dns_timeout=1)
+        message = f"From: <{mail_from}>\r\nSubject: x\r\n\r\nhi\r\n".encode()
+        verdict = verify(settings, message, from_domain, Envelope("127.0.0.1", "helo.example", mail_from))
+    finally:
+        server.stop()
+    assert verdict.pending is False and verdict.authenticated is False

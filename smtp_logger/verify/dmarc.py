@@ -53,7 +53,7 @@ class DmarcRecord:
 
 @dataclass(frozen=True)
 class DmarcResult:
-    result: str  # pass | fail | none | temperror
+    result: str  # pass | fail | none | temperror | permerror
     record: DmarcRecord | None
 
 
@@ -107,6 +107,8 @@ def evaluate(resolver, from_domain: str, spf: list[tuple[str, str]], dkim: list[
         record = discover(resolver, from_domain)
     except ourdns.TempDNSError:
         return DmarcResult("temperror", None)
+    except Exception:  # a From: domain the list or DNS cannot take: no policy can be found
+        return DmarcResult("permerror", None)
     if record is None:
         return DmarcResult("none", None)
     found = {r for r, d in dkim if aligned(d, from_domain, record.adkim)} | {

@@ -52,11 +52,12 @@ def query(res: dns.resolver.Resolver, name: str, rdtype: str, lifetime: float | 
         return list(res.resolve(name, rdtype, lifetime=lifetime, search=False))
     except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer, dns.resolver.YXDOMAIN):
         return []
+    except (dns.name.EmptyLabel, dns.name.LabelTooLong, dns.name.NameTooLong, dns.name.IDNAException,
+            UnicodeError, ValueError):
+        return []  # a name that cannot be asked about has no records
     except (dns.exception.Timeout, dns.resolver.NoNameservers, OSError) as exc:
         raise TempDNSError(f"{rdtype} {name}: {exc.__class__.__name__}") from exc
-    except dns.exception.DNSException as exc:  # a malformed name or answer: nothing usable
-        if isinstance(exc, (dns.name.EmptyLabel, dns.name.LabelTooLong, dns.name.NameTooLong)):
-            return []
+    except dns.exception.DNSException as exc:  # a malformed answer: try again later
         raise TempDNSError(f"{rdtype} {name}: {exc.__class__.__name__}") from exc
 
 

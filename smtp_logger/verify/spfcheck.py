@@ -64,7 +64,7 @@ def check_spf(resolver, client_ip: str, mail_from: str, helo: str) -> SpfResult:
         query = spf.query(i=client_ip, s=sender, h=helo or domain, timeout=resolver.lifetime,
                           querytime=4 * resolver.lifetime)
         result, _code, _explanation = query.check()
-    except (ValueError, spf.PermError):  # an address or name pyspf cannot read
+    except Exception:  # an address or name pyspf cannot read (it reports DNS failures itself)
         result = "permerror"
     finally:
         _RESOLVER.reset(token)
