@@ -92,9 +92,9 @@ def test_our_own_notices_are_never_logged_nor_answered(tmp_path, db_url):
         for m, sender in ((notice, ALICE), (stranger, "notices@smtp-logger.localhost")):
             assert send_raw(rx.port, sender, [bcc], m.as_bytes()).startswith("250")
         rx.drain()
-        for m in (notice, stranger):  # AUTO_REPLY before SENDER_NOT_ALLOWED: no notice about a notice
+        for m in (notice, stranger):  # OWN_NOTICE before SENDER_NOT_ALLOWED: no notice about a notice
             [row] = rx.cli.json("why", msgid(m))
-            assert row["reason"] == "AUTO_REPLY" and "X-Smtp-Logger-Notice" in row["explanation"]
+            assert row["reason"] == "OWN_NOTICE" and "never logged or answered" in row["explanation"]
         assert rx.cli("timeline", CUSTOMER, expect=1)
     finally:
         rx.stop()

@@ -1,5 +1,6 @@
 """The command line's shared parts: settings and sessions (`Context`), one-line errors,
-JSON output, and the `smtp-logger` group every command hangs on."""
+JSON output, and the `smtp-logger` group every command hangs on. Exit codes: 1 for bad
+command input (usage errors included), 2 for a bad configuration (`ConfigProblem`)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,48 @@ class UserError(click.ClickException):
         click.echo(f"error: {self.message}", err=True)
 
 
+class ConfigProblem(UserError):
+    """A bad configuration (a key, a file it names, the database it points at): exit 2."""
+
+    exit_code = 2
+
+
+class BadUsage(UserError):
+    """click's usage errors (unknown option, missing argument) as one line, exit 1."""
+
+    def __init__(self, error: click.UsageError):
+        where = f" (see {error.ctx.command_path} --help)" if error.ctx else ""
+        super().__init__(error.format_message() + where)
+
+
+class Commands(click.Group):
+    """The `smtp-logger` group: usage errors exit 1 like other bad input, not click's 2, which
+    means a bad configuration here. Showing help for a bare group is left to click."""
+
+    group_class = type  # sub-groups (users, contacts, ...) are Commands too
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            if _shown_as_is(exc):
+                raise
+            raise BadUsage(exc) from exc
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            if _shown_as_is(exc):
+                raise
+            raise BadUsage(exc) from exc
+
+
+def _shown_as_is(exc: click.UsageError) -> bool:
+    """A bare `smtp-logger users` shows its help (click's NoArgsIsHelpError), not an error."""
+    return isinstance(exc, getattr(click.exceptions, "NoArgsIsHelpError", ()))
+
+
 def emit(data, as_json: bool, text: str) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False) if as_json else text)
 
@@ -36,12 +79,20 @@ def valid_address(value: str) -> str:
 
 class Context:
     def __init__(self, config_file):
-        try:
-            self.settings = load_settings(config_file)
-        except (ConfigError, ValueError) as exc:
-            raise UserError(str(exc)) from exc
-        configure(self.settings.log_format, self.settings.log_level)
+        self.config_file = config_file
+        self._settings = None
         self.sessions = None
+
+    @property
+    def settings(self):
+        """Loaded when a command first needs them (so `config check` can report a bad file)."""
+        if self._settings is None:
+            try:
+                self._settings = load_settings(self.config_file)
+            except ConfigError as exc:
+                raise ConfigProblem(str(exc)) from exc
+            configure(self._settings.log_format, self._settings.log_level)
+        return self._settings
 
     def prepare(self):
         if self.sessions is None:
@@ -76,7 +127,7 @@ class Context:
 pass_ctx = click.make_pass_decorator(Context)
 
 
-@click.group()
+@click.group(cls=Commands)
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
               help="TOML configuration file (default: config/smtp_logger.toml; SMTP_LOGGER_* override).")
 @click.pass_context

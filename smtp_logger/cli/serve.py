@@ -7,6 +7,7 @@ import asyncio
 import click
 
 from smtp_logger.cli.base import Context, UserError, main, pass_ctx
+from smtp_logger.cli.config import data_dir_problems, database_problems, listen_problems, refuse, start_problems
 from smtp_logger.store import accounts
 from smtp_logger.store.accounts import NotFound
 from smtp_logger.store.db import upgrade
@@ -25,6 +26,7 @@ def serve(obj: Context, host, port, demo):
         obj.settings.host = host
     if port:
         obj.settings.port = port
+    refuse(start_problems(obj.settings) + listen_problems(obj.settings))
     if demo:
         _print_demo(obj)
     asyncio.run(App(obj.settings).serve_forever())
@@ -61,6 +63,8 @@ def db():
 @pass_ctx
 def db_upgrade(obj: Context):
     """Apply migrations."""
+    settings = obj.settings
+    refuse((data_dir_problems(settings) if settings.is_embedded else []) + database_problems(settings))
     try:
         upgrade(obj.settings.db_url)
     except Exception as exc:

@@ -6,7 +6,7 @@ LOGGED = "LOGGED"
 
 # In SPEC.md's order of precedence.
 NOT_LOGGED = (
-    "SENDER_NOT_ALLOWED", "AUTH_FAILED", "FLOOD", "DUPLICATE", "BOUNCE", "AUTO_REPLY", "SPAM", "NEVER_LOG",
+    "OWN_NOTICE", "SENDER_NOT_ALLOWED", "AUTH_FAILED", "FLOOD", "DUPLICATE", "BOUNCE", "AUTO_REPLY", "SPAM", "NEVER_LOG",
     "ORIGINAL_NOT_FOUND", "ORIGINAL_SENDER_UNKNOWN", "NO_EXTERNAL_RECIPIENTS",
     "SENDER_NOT_CONTACT", "NOT_IN_LOGGED_THREAD", "THREAD_OWNED_BY_OTHER_USER", "UNPARSEABLE",
 )
@@ -24,6 +24,8 @@ HELD_EXPIRED = "HELD_EXPIRED"
 
 EXPLANATIONS = {
     LOGGED: "Logged on the contact's timeline.",
+    "OWN_NOTICE": "Not logged: it is a notice smtp_logger sent itself. Notices are never logged "
+                  "or answered.",
     "SENDER_NOT_ALLOWED": "Not logged: it was sent to your BCC address from an address that is not "
                           "yours. Only mail from your own address or a verified alias is logged.",
     "AUTH_FAILED": "Not logged: it claims to come from you, but your mail server's signature "

@@ -148,15 +148,25 @@ def _thread_owned_by_user(thread: ThreadFacts, user: UserFacts) -> bool:
 
 # -- the checks, in SPEC.md's order of precedence -----------------------------------------
 
+def gives(*reasons: str):
+    """Declares the reason codes a check may return, in precedence order: CHECKS read in order
+    must give reasons.NOT_LOGGED exactly (tests/test_layout.py holds the two together)."""
+    def mark(check: Check) -> Check:
+        check.reasons = reasons
+        return check
+    return mark
+
+
+@gives("OWN_NOTICE")
 def own_notice(c: Candidate, facts: CrmFacts) -> Decision | None:
-    """Our own notices (the notifications issue) are never logged, and never answered: decided
-    AUTO_REPLY before any reason that could make us write to someone, so no loop can start."""
+    """Our own notices (the notifications issue) are never logged, and never answered: they are
+    decided before any reason that could make us write to someone, so no loop can start."""
     if c.own_notice:
-        return Decision("AUTO_REPLY", "it is a notice smtp_logger sent (X-Smtp-Logger-Notice); "
-                                      "our notices are never logged or answered")
+        return Decision("OWN_NOTICE", "it carries X-Smtp-Logger-Notice")
     return None
 
 
+@gives("SENDER_NOT_ALLOWED")
 def sender_not_allowed(c: Candidate, facts: CrmFacts) -> Decision | None:
     if c.way != "bcc":
         return None
@@ -166,12 +176,14 @@ def sender_not_allowed(c: Candidate, facts: CrmFacts) -> Decision | None:
     return Decision("SENDER_NOT_ALLOWED", f"From {sender or '(none)'} is not one of your addresses")
 
 
+@gives("AUTH_FAILED")
 def auth_failed(c: Candidate, facts: CrmFacts) -> Decision | None:
     if c.way in ("bcc", "manual_forward") and facts.sender_authenticated is False:
         return Decision("AUTH_FAILED", "the message claims to come from you but failed sender authentication")
     return None
 
 
+@gives("FLOOD")
 def flood(c: Candidate, facts: CrmFacts) -> Decision | None:
     if facts.flood_limit and facts.sender_recent >= facts.flood_limit:
         return Decision("FLOOD", f"{facts.sender_recent} earlier emails from this sender reached this "
@@ -179,10 +191,12 @@ def flood(c: Candidate, facts: CrmFacts) -> Decision | None:
     return None
 
 
+@gives("DUPLICATE")
 def duplicate(c: Candidate, facts: CrmFacts) -> Decision | None:
     return Decision("DUPLICATE", "this email is already logged") if facts.already_logged else None
 
 
+@gives("BOUNCE", "AUTO_REPLY", "SPAM")
 def automatic_mail(c: Candidate, facts: CrmFacts) -> Decision | None:
     if c.automatic is None:
         return None
@@ -192,6 +206,7 @@ def automatic_mail(c: Candidate, facts: CrmFacts) -> Decision | None:
     return Decision(kind, why)
 
 
+@gives("NEVER_LOG")
 def never_log(c: Candidate, facts: CrmFacts) -> Decision | None:
     if c.way == "auto_copy" and facts.thread is not None and facts.thread.never_log:
         return Decision("NEVER_LOG", "the thread started with an address on a never-log list")
@@ -203,12 +218,14 @@ def never_log(c: Candidate, facts: CrmFacts) -> Decision | None:
     return None
 
 
+@gives("ORIGINAL_NOT_FOUND")
 def original_not_found(c: Candidate, facts: CrmFacts) -> Decision | None:
     if c.way == "manual_forward" and not c.original_found:
         return Decision("ORIGINAL_NOT_FOUND", "no forwarded message was found in what you forwarded")
     return None
 
 
+@gives("ORIGINAL_SENDER_UNKNOWN")
 def original_sender_unknown(c: Candidate, facts: CrmFacts) -> Decision | None:
     if c.way != "manual_forward" or c.from_ is None or c.from_.address:
         return None
@@ -221,6 +238,7 @@ def original_sender_unknown(c: Candidate, facts: CrmFacts) -> Decision | None:
                     waits=(("name", (c.from_.name or "").casefold()),))
 
 
+@gives("NO_EXTERNAL_RECIPIENTS")
 def no_external_recipients(c: Candidate, facts: CrmFacts) -> Decision | None:
     if c.direction == "incoming" and c.way == "manual_forward":
         if sender_address(c, facts) is None:
@@ -233,6 +251,7 @@ def no_external_recipients(c: Candidate, facts: CrmFacts) -> Decision | None:
     return None
 
 
+@gives("SENDER_NOT_CONTACT")
 def sender_not_contact(c: Candidate, facts: CrmFacts) -> Decision | None:
     if c.way != "auto_copy":
         return None
@@ -249,6 +268,7 @@ def _thread_waits(c: Candidate) -> tuple[tuple[str, str], ...]:
     return tuple(("message_id", key) for key in c.thread_keys)
 
 
+@gives("NOT_IN_LOGGED_THREAD")
 def not_in_logged_thread(c: Candidate, facts: CrmFacts) -> Decision | None:
     if c.way != "auto_copy":
         return None
@@ -260,6 +280,7 @@ def not_in_logged_thread(c: Candidate, facts: CrmFacts) -> Decision | None:
                     waits=_thread_waits(c))
 
 
+@gives("THREAD_OWNED_BY_OTHER_USER")
 def thread_owned_by_other_user(c: Candidate, facts: CrmFacts) -> Decision | None:
     if c.way != "auto_copy" or facts.thread is None or not facts.thread.has_engagements:
         return None
@@ -268,6 +289,7 @@ def thread_owned_by_other_user(c: Candidate, facts: CrmFacts) -> Decision | None
     return Decision("THREAD_OWNED_BY_OTHER_USER", "the conversation was started by another user")
 
 
+@gives("UNPARSEABLE")
 def unparseable(c: Candidate, facts: CrmFacts) -> Decision | None:
     return Decision("UNPARSEABLE", "the message could not be read") if c.unparseable else None
 

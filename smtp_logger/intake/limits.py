@@ -1,12 +1,7 @@
 """What one client may do: connections per address, messages per connection and per minute,
-unknown recipients per session and per address (directory harvesting), each refused with its
-reply from replies.py, logged (`refused`, with the reason) and counted in
-`smtp_logger_refused_total{reason}`. The client is the real one (the PROXY header's when there
-is one); `trusted_networks` are exempt. One instance per event loop: no locks, no I/O.
-
-An unknown recipient is answered UNKNOWN_RCPT_SECONDS after its RCPT command arrived, however
-long the look-up took: the answer's timing says nothing about how near the local part came to
-a real token (or to a rotated one, which the look-up finds and refuses).
+unknown recipients per session and per address (harvesting), each refused with its reply from
+replies.py, logged (`refused`) and counted in `smtp_logger_refused_total{reason}`; the PROXY
+header's client is the one limited, `trusted_networks` are exempt. One per event loop; no I/O.
 """
 
 from __future__ import annotations
@@ -130,7 +125,9 @@ class ClientLimits:
         return None
 
     async def unknown_recipient(self, session, started: float) -> str:
-        """A recipient that is no live logging address: counted, answered at a fixed delay."""
+        """A recipient that is no live logging address: counted, and answered
+        UNKNOWN_RCPT_SECONDS after its RCPT arrived however long the look-up took, so the
+        timing says nothing about how near the local part came to a real (or rotated) token."""
         address = client_address(session)
         session.limits_unknown = getattr(session, "limits_unknown", 0) + 1
         refused(session, "unknown_recipient")

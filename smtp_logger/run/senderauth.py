@@ -1,17 +1,7 @@
-"""The sender check of each spooled delivery, worked out once before its decision (DNS outside
-any transaction) and kept until the delivery is decided; held messages decided again later use
-the verdict stored with them, never a new look-up.
-
-A verdict pending on DNS (a temperror, see verify/verdict.py) keeps the delivery in the spool:
-the worker asks `wait_seconds` and looks again every `dns_retry_interval` (30 s) until
-`dns_retry_minutes` (30) after it arrived; then it is decided with what is known.
-
-Where our Authentication-Results field goes: into a new raw copy, the field prepended to the
-message, content-addressed by the sha256 of those bytes, which is the copy the received
-message names. Not at intake, before the 250: the verdict needs DNS, which may fail for a while
-(and must not delay the 250). Not beside the message: the stored raw copy then tells whoever
-reads it (a re-decision, an export) what we found, as RFC 8601 has it. Forged fields claiming
-our authserv-id never reach the spool: intake drops them while streaming (intake/headers.py).
+"""The sender check of each spooled delivery: worked out once before its decision (DNS outside
+any transaction), waited for while DNS fails (`wait_seconds`), kept until the delivery is
+decided, and written beside the message (`keep_raw`). Held messages decided again use the
+verdict stored with them, never a new look-up.
 """
 
 from __future__ import annotations
@@ -53,6 +43,17 @@ def columns(verdict: AuthVerdict) -> dict:
 
 
 class SenderAuth:
+    """A verdict pending on DNS (a temperror) keeps the delivery in the spool: the worker asks
+    `wait_seconds` and looks again every `dns_retry_interval` (30 s) until `dns_retry_minutes`
+    (30) after it arrived; then it is decided with what is known (`verdict`).
+
+    Where our Authentication-Results field goes: into a new raw copy, the field prepended to the
+    message, content-addressed by the sha256 of those bytes, the copy the received message
+    names. Not at intake, before the 250: the verdict needs DNS, which may fail for a while and
+    must not delay the 250. Not in a column beside the message: the stored raw copy then tells
+    whoever reads it (a re-decision, an export) what we found, as RFC 8601 has it. Forged fields
+    claiming our authserv-id never reach the spool: intake drops them (intake/headers.py)."""
+
     def __init__(self, settings):
         self.settings = settings
         self._verdicts: OrderedDict[str, AuthVerdict] = OrderedDict()

@@ -14,15 +14,29 @@ from dataclasses import dataclass
 from email.utils import getaddresses
 from functools import lru_cache
 
+# flanker warns on every unparseable token, and at import its PLY grammar reports ~28 "Symbol
+# ... is unreachable" lines whenever it (re)builds its parse tables: on a first start, or on
+# every start where site-packages is read-only. Those go to its loggers before any logging is
+# set up, which Python then prints on stderr. Silence them before the import (a NullHandler, so
+# Python's last-resort handler is not used) and again after it (the lexer resets its level).
+_FLANKER_LOGGERS = ("flanker", "flanker.addresslib._parser.lexer", "flanker.addresslib._parser.parser",
+                    "flanker.addresslib.address")
+
+
+def _silence_flanker() -> None:
+    for name in _FLANKER_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.CRITICAL)
+        logger.propagate = False
+        if not logger.handlers:
+            logger.addHandler(logging.NullHandler())
+
+
+_silence_flanker()
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from flanker.addresslib import address as _flanker
-
-# flanker sets its own loggers' levels at import and warns on every unparseable token: silence it.
-for _name in ("flanker", "flanker.addresslib._parser.lexer", "flanker.addresslib._parser.parser",
-              "flanker.addresslib.address"):
-    logging.getLogger(_name).setLevel(logging.CRITICAL)
-    logging.getLogger(_name).propagate = False
+_silence_flanker()
 
 _LIST_SPLIT = re.compile(r"""[,;](?=(?:[^"]*"[^"]*")*[^"]*$)""")
 

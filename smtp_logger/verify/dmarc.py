@@ -1,13 +1,7 @@
-"""DMARC (RFC 7489): policy discovery for the From: domain and identifier alignment, over the
-SPF and DKIM results already worked out. Organisational domains come from `publicsuffixlist`
-(a maintained, offline copy of the Public Suffix List, released with each list update).
-
-Why not a library's DMARC: authheaders cuts a hyphenated From: domain at the hyphen and says
-dkim=fail for unsigned mail; checkdmarc audits a domain's records (extra apex and CNAME queries,
-errors for records a receiver must accept, a process-wide cache) rather than evaluating a
-message. What is here is the receiver's part only: discovery (6.6.3), tags p/sp/adkim/aspf
-(6.3), alignment (3.1) and the result (pass when one aligned identifier passed, 6.6.2).
-No I/O but the TXT look-ups of `_dmarc` records.
+"""DMARC (RFC 7489) as a receiver does it: policy discovery for the From: domain (6.6.3), tags
+p/sp/adkim/aspf (6.3), alignment (3.1) and the result (6.6.2), over the SPF and DKIM results
+already worked out. Organisational domains from `publicsuffixlist` (a maintained offline copy
+of the Public Suffix List). No I/O but the TXT look-ups of `_dmarc` records.
 """
 
 from __future__ import annotations
@@ -20,6 +14,11 @@ from publicsuffixlist import PublicSuffixList
 from smtp_logger.verify import dns as ourdns
 
 POLICIES = frozenset({"none", "quarantine", "reject"})
+# Why not a library's DMARC: authheaders 0.16 cuts a hyphenated From: domain at the hyphen
+# (get_domain_part's [a-z0-9.]+) and says dkim=fail for unsigned mail (RFC 8601: none), on a
+# PSL bundled through the unmaintained publicsuffix2; checkdmarc audits a domain's records
+# (extra apex and CNAME queries, errors for records a receiver must accept, a process-wide
+# cache) rather than evaluating one message.
 
 
 @lru_cache(maxsize=1)

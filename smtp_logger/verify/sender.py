@@ -1,10 +1,7 @@
-"""Sender authenticity for mail that claims to come from a user (BCC and manual forwards).
-
-Modes (setting `sender_auth`): "none" (not checked), "authentication-results" (trust the
-Authentication-Results of a configured upstream MTA: dmarc=pass, or dkim=pass for the From
-domain), "dkim" (the old check: the first DKIM signature verifies), "verify" (SPF for the client
-and envelope sender or HELO, every DKIM signature, DMARC for the From: domain; see verdict.py).
-Returns an `AuthVerdict`; may do DNS (dkim, verify), writes nothing.
+"""Sender authenticity for mail that claims to come from a user (BCC and manual forwards), in the
+mode of setting `sender_auth`: "none", "authentication-results" (a trusted upstream's header),
+"dkim" (the old check: the first signature verifies) or "verify" (SPF, DKIM and DMARC against
+DNS). Returns an `AuthVerdict` (verdict.py); may do DNS, writes nothing.
 """
 
 from __future__ import annotations

@@ -1,10 +1,6 @@
-"""SPF (RFC 7208) for the client address and the envelope sender, or the HELO name when the
-envelope sender is empty, evaluated by pyspf; its DNS goes through our configured resolver.
-
-pyspf looks records up through its module-level `spf.DNSLookup` (its documented hook, the one
-its own test suite replaces). We install a function there once that asks the resolver of the
-check running in this thread (a context variable), so several settings can coexist in one
-process and pyspf never uses the system resolver behind our back. No state beyond that.
+"""SPF (RFC 7208) for the client address and the envelope sender (the HELO name when it is
+empty), evaluated by pyspf, whose DNS goes through our configured resolver (see `_lookup`).
+No state but that hook.
 """
 
 from __future__ import annotations
@@ -28,7 +24,12 @@ class SpfResult:
 
 
 def _lookup(name, qtype, strict=True, timeout=30):
-    """pyspf's DNSLookup contract: [((name, qtype), value)], TempError for a temporary failure."""
+    """pyspf's DNSLookup contract: [((name, qtype), value)], TempError for a temporary failure.
+
+    pyspf looks records up through its module-level `spf.DNSLookup` (its documented hook, the
+    one its own test suite replaces). This function is installed there once and asks the
+    resolver of the check running in this thread (a context variable), so several settings can
+    coexist in one process and pyspf never uses the system resolver behind our back."""
     resolver = _RESOLVER.get()
     if resolver is None:
         return _PYSPF_LOOKUP(name, qtype, strict, timeout)

@@ -1,11 +1,6 @@
 """The verdict on a message's sender: SPF, DKIM and DMARC results, whether mail claiming to come
-from a user passes, and our own Authentication-Results field (RFC 8601) saying so.
-
-Passing: DMARC pass. DMARC fail: fails. A From: domain without a DMARC record passes when SPF
-or DKIM passed for a domain aligned with it (relaxed; an unaligned pass proves nothing about the
-From:, since anyone passes for their own domain) and fails otherwise (Pipedrive's rule: SPF and
-DKIM both failed). A temperror is never a failure on its own: while an aligned identifier or the
-DMARC record could not be looked up and nothing passed, the verdict is `pending`. Pure.
+from a user passes (`judge`), and our own Authentication-Results field (RFC 8601). A temperror
+is never a failure on its own: the verdict is then `pending`. Pure.
 """
 
 from __future__ import annotations
@@ -45,7 +40,11 @@ NOT_CHECKED = AuthVerdict("none")
 
 
 def judge(from_domain: str, spf: SpfResult, dkims: list[DkimResult], dmarc: DmarcResult) -> tuple[bool, bool]:
-    """(passes, pending) under the rule in this module's docstring."""
+    """(passes, pending). DMARC pass passes, DMARC fail fails. A From: domain without a DMARC
+    record passes when SPF or DKIM passed for a domain aligned with it (relaxed: an unaligned
+    pass proves nothing about the From:, anyone passes for their own domain), else fails
+    (Pipedrive's rule: SPF and DKIM both failed). Pending: nothing passed, and an aligned
+    identifier or the DMARC record could not be looked up for now."""
     if dmarc.result in ("pass", "fail"):
         return dmarc.result == "pass", False
     ids = [(spf.result, spf.domain)] + [(d.result, d.domain) for d in dkims]
