@@ -8,6 +8,7 @@ import binascii
 import hashlib
 import os
 import quopri
+import time
 from pathlib import Path
 
 import pytest
@@ -179,3 +180,45 @@ def test_fifty_megabyte_attachment_is_stored_and_a_larger_one_listed(receiver, a
     receiver.drain(timeout=300)
     [e] = receiver.cli.json("timeline", "dora@acme.example")
     assert e["attachments"][0]["stored"] is False and e["attachments"][0]["size"] == 50_000_001
+
+
+def _age(path: Path, days: float) -> None:
+    then = time.time() - days * 86_400
+    os.utime(path, (then, then))
+
+
+def test_held_purge_reclaims_attachment_files_no_email_references(receiver, alice):
+    """Attachment files are written before the transaction that may reference them, so an
+    email the rules then do not log (here: NEVER_LOG) leaves a file behind. `held purge`
+    removes such files once a day old; referenced files stay, and a file reused by a new
+    email is touched so it is not taken for an orphan."""
+    kept, private = os.urandom(3000), os.urandom(4000)
+    receiver.cli("never-log", "add", "private.example")
+    for to, data, name in (("bob@acme.example", kept, "offer.pdf"), ("eve@private.example", private, "secret.pdf")):
+        m = message(ALICE, to, subject=f"for {to}")
+        m.add_attachment(data, maintype="application", subtype="pdf", filename=name)
+        send(receiver.port, m, [alice["bcc_address"]])
+        receiver.drain()
+    assert receiver.cli.json("why", msgid(m))[0]["reason"] == "NEVER_LOG"
+    folder = Path(receiver.settings.data_dir) / "attachments"
+    kept_file, private_file = (folder / sha[:2] / sha for sha in (hashlib.sha256(kept).hexdigest(),
+                                                                   hashlib.sha256(private).hexdigest()))
+    leftover = kept_file.with_name(".crashed.1234.tmp")
+    leftover.write_bytes(b"half")
+
+    assert receiver.cli.json("held", "purge") == {"expired": 0}
+    assert private_file.exists() and leftover.exists()  # younger than a day: maybe about to be used
+
+    for path in (kept_file, private_file, leftover):
+        _age(path, 2)
+    assert "2 unreferenced attachment file(s) removed" in receiver.cli("held", "purge").stdout
+    assert not private_file.exists() and not leftover.exists()
+    assert kept_file.read_bytes() == kept
+
+    again = message(ALICE, "carol@acme.example", subject="the same offer")
+    again.add_attachment(kept, maintype="application", subtype="pdf", filename="offer.pdf")
+    send(receiver.port, again, [alice["bcc_address"]])
+    receiver.drain()
+    assert kept_file.stat().st_mtime > time.time() - 3600  # touched when reused
+    [e] = receiver.cli.json("timeline", "carol@acme.example")
+    assert stored_bytes(receiver, e["attachments"][0]["sha256"]) == kept

@@ -8,6 +8,7 @@ import shutil
 
 from smtp_logger.base.config import load_settings
 from smtp_logger.intake.spool import Spool
+from smtp_logger.run.build import prepare
 from smtp_logger.run.pipeline import Pipeline
 from smtp_logger.store.db import session_factory
 
@@ -85,11 +86,11 @@ def test_a_candidate_built_before_a_directory_change_is_built_again(cli):
     _spool(spool, forward_address, forward)
     [entry] = spool.claim("w0", 10)
     spool.keep_raw([entry])
-    delivery = pipeline._prepare(entry)
-    pipeline._build_candidates([delivery])
+    delivery = prepare(spool, entry)
+    pipeline.build([delivery])
     cli("users", "add-alias", ALICE, "alice.private@partner.example")
     with pipeline.sessions() as session:
-        pipeline._deliver(session, True, delivery, forward_address, [])
+        pipeline.deliverer.deliver(session, True, delivery, forward_address)
         session.commit()
     [logged] = cli.json("timeline", "anna@customer.example")
     assert logged["from"] == "anna@customer.example" and logged["direction"] == "incoming"

@@ -86,18 +86,18 @@ def _sweep_facts(rx) -> tuple[dict, int, Counter, dict, int]:
             select(func.count(Decision.id)).select_from(ReceivedMessage)
             .outerjoin(Decision, Decision.received_message_id == ReceivedMessage.id)
             .group_by(ReceivedMessage.id)))
-        reasons = {(way, reason): n for way, reason, n in db.execute(
-            select(ReceivedMessage.way, Decision.reason, func.count())
+        reasons = {(kind, reason): n for kind, reason, n in db.execute(
+            select(ReceivedMessage.address_kind, Decision.reason, func.count())
             .join(Decision, Decision.received_message_id == ReceivedMessage.id)
-            .group_by(ReceivedMessage.way, Decision.reason))}
+            .group_by(ReceivedMessage.address_kind, Decision.reason))}
         undecided = db.scalar(select(func.count()).where(ReceivedMessage.status == "received"))
     return per_address, deliveries, decisions_per_message, reasons, undecided
 
 
 def _print_reasons(title: str, reasons: dict) -> None:
     print(f"\n{title}; reasons per logging address:")
-    for (way, reason), n in sorted(reasons.items(), key=lambda item: (item[0][0], -item[1])):
-        print(f"  {way:8} {reason:28} {n}")
+    for (kind, reason), n in sorted(reasons.items(), key=lambda item: (item[0][0], -item[1])):
+        print(f"  {kind:8} {reason:28} {n}")
 
 
 def _assert_nothing_left(rx, failed_before: float) -> None:

@@ -27,19 +27,19 @@ def box(address, name=None):
 
 
 def bcc(sender="alice@ours.example", to=("bob@acme.example",), cc=(), **kw):
-    return Candidate(way="bcc", direction="outgoing", from_=box(sender), to=tuple(map(box, to)),
+    return Candidate(delivery="bcc", direction="outgoing", from_=box(sender), to=tuple(map(box, to)),
                      cc=tuple(map(box, cc)), subject="Offer", sent_at=SENT, thread_keys=("m1@x",),
                      dedup_key="mid:m1@x", subject_key="offer", **kw)
 
 
 def auto_copy(sender="bob@acme.example", to=("alice@ours.example",), keys=("r1@x", "m1@x"), **kw):
-    return Candidate(way="auto_copy", direction="incoming", from_=box(sender), to=tuple(map(box, to)),
+    return Candidate(delivery="auto_copy", direction="incoming", from_=box(sender), to=tuple(map(box, to)),
                      cc=(), subject="Re: Offer", sent_at=SENT, thread_keys=keys, dedup_key="mid:r1@x",
                      subject_key="offer", **kw)
 
 
 def forward(sender=box("bob@acme.example", "Bob"), found=True, **kw):
-    return Candidate(way="manual_forward", direction="incoming", from_=sender,
+    return Candidate(delivery="manual_forward", direction="incoming", from_=sender,
                      to=(box("alice@ours.example"),), cc=(), subject="Question", sent_at=SENT,
                      thread_keys=(), dedup_key="sha256:abc", subject_key="question",
                      original_found=found, **kw)
@@ -49,6 +49,7 @@ OWN_THREAD = ThreadFacts(5, owner_user_id=1, owner_team_id=None, never_log=False
 OTHER_THREAD = ThreadFacts(6, owner_user_id=2, owner_team_id=None, never_log=False)
 TEAM_THREAD = ThreadFacts(8, owner_user_id=None, owner_team_id=7, never_log=False)
 NEVER_THREAD = ThreadFacts(9, owner_user_id=1, owner_team_id=None, never_log=True)
+OWN = ("OWN_NOTICE", "our own notice 42 came back")  # what understand/classify/notices.py finds
 
 CASES = [
     # (name, candidate, facts changes, expected reason)
@@ -64,8 +65,12 @@ CASES = [
     ("authentication comes before flood", bcc(), {"flood_limit": 3, "sender_recent": 5,
                                                   "sender_authenticated": False}, "AUTH_FAILED"),
     ("flood counting off", bcc(), {"flood_limit": 0, "sender_recent": 500}, "LOGGED"),
-    ("our own notice", bcc(own_notice=True), {}, "OWN_NOTICE"),
-    ("our own notice from a stranger", bcc(sender="notices@smtp.example", own_notice=True), {}, "OWN_NOTICE"),
+    ("our own notice", bcc(automatic=OWN), {}, "OWN_NOTICE"),
+    ("our own notice from a stranger", bcc(sender="notices@smtp.example", automatic=OWN), {}, "OWN_NOTICE"),
+    ("our own notice before a flood", bcc(automatic=OWN), {"flood_limit": 3, "sender_recent": 5}, "OWN_NOTICE"),
+    ("our own notice before a failed sender check", bcc(automatic=OWN), {"sender_authenticated": False},
+     "OWN_NOTICE"),
+    ("our own notice in a reply", auto_copy(automatic=OWN), {"thread": OWN_THREAD}, "OWN_NOTICE"),
     ("sender check comes before duplicate", bcc(sender="x@evil.example"), {"already_logged": True}, "SENDER_NOT_ALLOWED"),
     ("bcc only to colleagues", bcc(to=("carol@ours.example",)), {}, "NO_EXTERNAL_RECIPIENTS"),
     ("bcc only to a logging address", bcc(to=("abc@bcc.smtp-logger.localhost",)), {}, "NO_EXTERNAL_RECIPIENTS"),

@@ -65,6 +65,17 @@ class Settings:
     log_format: str = "auto"
     log_level: str = "info"
     metrics_port: int = 0
+    # Notices to users through the operator's relay (empty notify_smtp_host: no notices).
+    notify_smtp_host: str = ""
+    notify_smtp_port: int = 25
+    notify_smtp_starttls: bool = False
+    notify_smtp_username: str = ""
+    notify_smtp_password: str = ""
+    notify_smtp_timeout: float = 30
+    notify_from: str = ""
+    notify_max_per_hour: int = 10
+    notify_digest_hour: int = 8
+    notify_retry_seconds: float = 60
 
     @property
     def data_path(self) -> Path:
@@ -75,6 +86,15 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_path / 'smtp_logger.db'}"
+
+    @property
+    def notify_sender(self) -> str:
+        """The From: of our notices (their envelope sender is always null, MAIL FROM:<>)."""
+        return self.notify_from or f"smtp-logger@{self.hostname}"
+
+    @property
+    def notices_on(self) -> bool:
+        return bool(self.notify_smtp_host)
 
     @property
     def is_embedded(self) -> bool:
@@ -89,7 +109,8 @@ CHOICES = {
     "log_level": ("debug", "info", "warning", "error", "critical"),
 }
 # Inclusive ranges of numeric settings; every other integer setting must be >= 0.
-RANGES = {"port": (1, 65535), "metrics_port": (0, 65535)}
+RANGES = {"port": (1, 65535), "metrics_port": (0, 65535), "notify_smtp_port": (1, 65535),
+          "notify_smtp_timeout": (1, 3600), "notify_digest_hour": (0, 23), "notify_retry_seconds": (0.1, 86400)}
 _TYPE_WORDS = {"str": "a string", "int": "an integer", "float": "a number", "bool": "true or false",
                "list[str]": "a list of strings"}
 _ENV_ONLY = {"CONFIG"}  # SMTP_LOGGER_CONFIG names the file; it is not a setting

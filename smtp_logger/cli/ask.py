@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import click
+import structlog
 
 from smtp_logger.cli.base import Context, UserError, emit, main, pass_ctx, valid_address
 from smtp_logger.intake.spool import Spool
-from smtp_logger.run.release import release
-from smtp_logger.store import accounts, flood, lifecycle, privacy, queries
+from smtp_logger.store import accounts, engagements, flood, lifecycle, privacy, queries
+from smtp_logger.store.blobs import BlobStore
+
+log = structlog.get_logger("smtp_logger.cli")
 
 # -- what users ask -------------------------------------------------------------------------
 
@@ -69,7 +72,8 @@ def held_list(obj: Context, as_json):
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
 def held_purge(obj: Context, as_json):
-    """Expire held messages older than the retention time (held_retention_days)."""
+    """Expire held messages older than the retention time (held_retention_days), and remove
+    attachment files that no logged email references (untouched for a day: see store.blobs)."""
     spool = Spool(obj.settings.data_path)
     with obj.session() as session:
         expired = privacy.expired_held(session, obj.settings.held_retention_days)
@@ -80,7 +84,12 @@ def held_purge(obj: Context, as_json):
         removable = [sha for sha in shas if not privacy.raw_still_needed(session, sha)]
     for sha in removable:
         spool.raw_path(sha).unlink(missing_ok=True)
-    emit({"expired": len(expired)}, as_json, f"{len(expired)} held message(s) expired")
+    with obj.session() as session:
+        reclaimed = BlobStore.under(obj.settings.data_path).reclaim(
+            lambda hashes: engagements.attachment_hashes_in_use(session, hashes))
+    log.info("attachment_files_reclaimed", files=reclaimed)
+    emit({"expired": len(expired)}, as_json,
+         f"{len(expired)} held message(s) expired; {reclaimed} unreferenced attachment file(s) removed")
 
 
 @held.command("release")
@@ -103,6 +112,6 @@ def held_release(obj: Context, message_id, reason, user_email, as_json):
         ids = flood.held_for_flood(session, account_id, mid, user_id)
     if message_id and not ids:
         raise UserError(f"no message with Message-ID {message_id} is held for FLOOD")
-    logged = release(obj.pipeline(), ids)
+    logged = obj.pipeline().release_held(ids)
     emit({"released": len(ids), "logged": logged}, as_json,
          f"{len(ids)} held message(s) released, {logged} logged")

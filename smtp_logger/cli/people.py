@@ -17,7 +17,8 @@ def account():
 
 def _account_dict(acct) -> dict:
     return {"name": acct.name, "create_contacts": acct.create_contacts,
-            "log_all_from_contacts": acct.log_all_from_contacts}
+            "log_all_from_contacts": acct.log_all_from_contacts,
+            "notify": acct.notify or "immediate", "language": acct.language or "en"}
 
 
 def _account_text(d: dict) -> str:
@@ -38,11 +39,15 @@ def account_show(obj: Context, as_json):
               help="BCC recipients who are not contacts yet become contacts (default on).")
 @click.option("--log-all-from-contacts/--no-log-all-from-contacts", default=None,
               help="Automatic copies from known contacts are logged even outside logged threads (default off).")
+@click.option("--language", type=click.Choice(["en", "nl"]), default=None, help="Of the notices to users.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
-def account_set(obj: Context, create_contacts, log_all_from_contacts, as_json):
+def account_set(obj: Context, create_contacts, log_all_from_contacts, language, as_json):
+    """Account settings (how users are told: `smtp-logger notices set`)."""
     with obj.session() as session:
         acct = accounts.default_account(session)
+        if language is not None:
+            acct.language = language
         if create_contacts is not None:
             acct.create_contacts = create_contacts
         if log_all_from_contacts is not None:

@@ -15,7 +15,7 @@ from functools import cached_property
 
 from smtp_logger.decide.rules import Candidate
 from smtp_logger.understand.addresses import Mailbox
-from smtp_logger.understand.classify import classify
+from smtp_logger.understand.classify import classify, find_confirmation
 from smtp_logger.understand.forwards import OriginalMessage, find_original, normalize_subject
 from smtp_logger.understand.parse import _UNSET, AttachmentPart, ParsedMessage
 from smtp_logger.understand.replytext import reply_text, reply_text_from_html
@@ -46,16 +46,6 @@ def _automatic(parsed: ParsedMessage):
     if parsed.automatic is _UNSET:
         parsed.automatic = classify(parsed.email)
     return parsed.automatic
-
-
-NOTICE_HEADER = "X-Smtp-Logger-Notice"  # on every notice we send (see the notifications issue)
-
-
-def is_own_notice(parsed: ParsedMessage) -> bool:
-    try:
-        return NOTICE_HEADER in parsed.email
-    except Exception:
-        return False
 
 
 def way_of(kind: str, parsed: ParsedMessage, user_addresses: frozenset[str]) -> str:
@@ -100,10 +90,10 @@ def _from_original(o: OriginalMessage, way: str, user_addresses: frozenset[str],
         sender or (o.from_.name if o.from_ else "") or "", o.date_raw or "", o.subject, o.body_text.strip())
     sent_at = _aware(o.date, received, parsed.date)
     candidate = Candidate(
-        way=way, direction=direction, from_=o.from_, to=tuple(o.to), cc=tuple(o.cc),
+        delivery=way, direction=direction, from_=o.from_, to=tuple(o.to), cc=tuple(o.cc),
         subject=o.subject, sent_at=sent_at, thread_keys=keys, dedup_key=dedup,
         subject_key=normalize_subject(o.subject), original_found=True,
-        automatic=_automatic(parsed), unparseable=False, own_notice=is_own_notice(parsed))
+        automatic=_automatic(parsed), unparseable=False)
     attachments = [a for a in parsed.attachments if a.content_type != "message/rfc822"] \
         if o.source == "attachment" else parsed.attachments
     content = Content(o.subject, sent_at, _offset_of(sent_at), o.body_text, o.body_html,
@@ -124,10 +114,11 @@ def build(kind: str, parsed: ParsedMessage, user_addresses: frozenset[str],
     dedup = f"mid:{parsed.message_id}" if parsed.message_id else parsed.content_hash
     sent_at = parsed.date or received
     candidate = Candidate(
-        way=way, direction=direction, from_=parsed.from_, to=tuple(parsed.to), cc=tuple(parsed.cc),
+        delivery=way, direction=direction, from_=parsed.from_, to=tuple(parsed.to), cc=tuple(parsed.cc),
         subject=parsed.subject, sent_at=sent_at, thread_keys=keys, dedup_key=dedup,
         subject_key=normalize_subject(parsed.subject), original_found=way != "manual_forward",
-        automatic=_automatic(parsed), unparseable=parsed.unparseable, own_notice=is_own_notice(parsed))
+        automatic=_automatic(parsed), unparseable=parsed.unparseable,
+        confirmation=find_confirmation(parsed.email) if way == "auto_copy" else None)
     content = Content(parsed.subject, sent_at, parsed.date_offset_minutes, parsed.body_text,
                       parsed.body_html, parsed.message_id, keys, parsed.attachments)
     return candidate, content

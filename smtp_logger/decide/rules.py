@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
 
-from smtp_logger.decide.reasons import HELD_REASONS, LOGGED
+from smtp_logger.decide.reasons import HELD_REASONS, LOGGED, OWN_NOTICE
 from smtp_logger.understand.addresses import Mailbox, domain_of
+from smtp_logger.understand.classify.confirmations import Confirmation, describe
 
 
 @dataclass(frozen=True)
@@ -20,7 +21,7 @@ class Candidate:
     """The email that would be logged: the message itself (BCC, automatic copy) or the
     original found inside a manual forward."""
 
-    way: str  # "bcc" | "manual_forward" | "auto_copy"
+    delivery: str  # how it came in: "bcc" | "manual_forward" | "auto_copy"
     direction: str  # "outgoing" | "incoming"
     from_: Mailbox | None
     to: tuple[Mailbox, ...]
@@ -31,9 +32,9 @@ class Candidate:
     dedup_key: str
     subject_key: str
     original_found: bool = True
-    automatic: tuple[str, str] | None = None  # ("BOUNCE" | "AUTO_REPLY" | "SPAM", why)
+    automatic: tuple[str, str] | None = None  # ("OWN_NOTICE" | "BOUNCE" | "AUTO_REPLY" | "SPAM", why)
     unparseable: bool = False
-    own_notice: bool = False  # the received message carries our X-Smtp-Logger-Notice header
+    confirmation: Confirmation | None = None  # a provider asks to confirm automatic forwarding
 
 
 @dataclass(frozen=True)
@@ -157,18 +158,19 @@ def gives(*reasons: str):
     return mark
 
 
-@gives("OWN_NOTICE")
+@gives(OWN_NOTICE)
 def own_notice(c: Candidate, facts: CrmFacts) -> Decision | None:
-    """Our own notices (the notifications issue) are never logged, and never answered: they are
-    decided before any reason that could make us write to someone, so no loop can start."""
-    if c.own_notice:
-        return Decision("OWN_NOTICE", "it carries X-Smtp-Logger-Notice")
+    """Our own notices coming back (understand/classify/notices.py recognises them) are never
+    logged, and never answered: they are decided before any reason that could make us write to
+    someone, so no loop can start."""
+    if c.automatic is not None and c.automatic[0] == OWN_NOTICE:
+        return Decision(OWN_NOTICE, c.automatic[1])
     return None
 
 
 @gives("SENDER_NOT_ALLOWED")
 def sender_not_allowed(c: Candidate, facts: CrmFacts) -> Decision | None:
-    if c.way != "bcc":
+    if c.delivery != "bcc":
         return None
     sender = c.from_.address if c.from_ else None
     if sender in facts.user.addresses or sender in facts.user.team_addresses:
@@ -178,9 +180,17 @@ def sender_not_allowed(c: Candidate, facts: CrmFacts) -> Decision | None:
 
 @gives("AUTH_FAILED")
 def auth_failed(c: Candidate, facts: CrmFacts) -> Decision | None:
-    if c.way in ("bcc", "manual_forward") and facts.sender_authenticated is False:
+    if c.delivery in ("bcc", "manual_forward") and facts.sender_authenticated is False:
         return Decision("AUTH_FAILED", "the message claims to come from you but failed sender authentication")
     return None
+
+
+@gives("FORWARDING_CONFIRMATION")
+def forwarding_confirmation(c: Candidate, facts: CrmFacts) -> Decision | None:
+    """Not conversation: the user needs its code and link (a notice passes them on)."""
+    if c.confirmation is None:
+        return None
+    return Decision("FORWARDING_CONFIRMATION", describe(c.confirmation))
 
 
 @gives("FLOOD")
@@ -201,14 +211,14 @@ def automatic_mail(c: Candidate, facts: CrmFacts) -> Decision | None:
     if c.automatic is None:
         return None
     kind, why = c.automatic
-    if kind == "SPAM" and c.way != "auto_copy":
+    if kind == "SPAM" and c.delivery != "auto_copy":
         return None  # explicit BCC/forward by the user: their decision, not a filter's
     return Decision(kind, why)
 
 
 @gives("NEVER_LOG")
 def never_log(c: Candidate, facts: CrmFacts) -> Decision | None:
-    if c.way == "auto_copy" and facts.thread is not None and facts.thread.never_log:
+    if c.delivery == "auto_copy" and facts.thread is not None and facts.thread.never_log:
         return Decision("NEVER_LOG", "the thread started with an address on a never-log list")
     if c.direction == "incoming" and is_never_log(sender_address(c, facts), facts):
         return Decision("NEVER_LOG", f"the sender {sender_address(c, facts)} is on a never-log list")
@@ -220,14 +230,14 @@ def never_log(c: Candidate, facts: CrmFacts) -> Decision | None:
 
 @gives("ORIGINAL_NOT_FOUND")
 def original_not_found(c: Candidate, facts: CrmFacts) -> Decision | None:
-    if c.way == "manual_forward" and not c.original_found:
+    if c.delivery == "manual_forward" and not c.original_found:
         return Decision("ORIGINAL_NOT_FOUND", "no forwarded message was found in what you forwarded")
     return None
 
 
 @gives("ORIGINAL_SENDER_UNKNOWN")
 def original_sender_unknown(c: Candidate, facts: CrmFacts) -> Decision | None:
-    if c.way != "manual_forward" or c.from_ is None or c.from_.address:
+    if c.delivery != "manual_forward" or c.from_ is None or c.from_.address:
         return None
     if sender_address(c, facts):
         return None
@@ -240,7 +250,7 @@ def original_sender_unknown(c: Candidate, facts: CrmFacts) -> Decision | None:
 
 @gives("NO_EXTERNAL_RECIPIENTS")
 def no_external_recipients(c: Candidate, facts: CrmFacts) -> Decision | None:
-    if c.direction == "incoming" and c.way == "manual_forward":
+    if c.direction == "incoming" and c.delivery == "manual_forward":
         if sender_address(c, facts) is None:
             return Decision("NO_EXTERNAL_RECIPIENTS", "the forwarded email has no sender address")
         return None
@@ -253,7 +263,7 @@ def no_external_recipients(c: Candidate, facts: CrmFacts) -> Decision | None:
 
 @gives("SENDER_NOT_CONTACT")
 def sender_not_contact(c: Candidate, facts: CrmFacts) -> Decision | None:
-    if c.way != "auto_copy":
+    if c.delivery != "auto_copy":
         return None
     sender = sender_address(c, facts)
     if sender and sender in facts.contacts:
@@ -270,7 +280,7 @@ def _thread_waits(c: Candidate) -> tuple[tuple[str, str], ...]:
 
 @gives("NOT_IN_LOGGED_THREAD")
 def not_in_logged_thread(c: Candidate, facts: CrmFacts) -> Decision | None:
-    if c.way != "auto_copy":
+    if c.delivery != "auto_copy":
         return None
     if facts.thread is not None and facts.thread.has_engagements:
         return None
@@ -282,7 +292,7 @@ def not_in_logged_thread(c: Candidate, facts: CrmFacts) -> Decision | None:
 
 @gives("THREAD_OWNED_BY_OTHER_USER")
 def thread_owned_by_other_user(c: Candidate, facts: CrmFacts) -> Decision | None:
-    if c.way != "auto_copy" or facts.thread is None or not facts.thread.has_engagements:
+    if c.delivery != "auto_copy" or facts.thread is None or not facts.thread.has_engagements:
         return None
     if _thread_owned_by_user(facts.thread, facts.user):
         return None
@@ -298,6 +308,7 @@ CHECKS: tuple[Check, ...] = (
     own_notice,
     sender_not_allowed,
     auth_failed,
+    forwarding_confirmation,
     flood,
     duplicate,
     automatic_mail,
@@ -314,12 +325,12 @@ CHECKS: tuple[Check, ...] = (
 
 def plan_logging(c: Candidate, facts: CrmFacts) -> LogPlan:
     people = loggable_participants(c, facts)
-    if c.way == "auto_copy":  # an automatic copy never creates a contact
+    if c.delivery == "auto_copy":  # an automatic copy never creates a contact
         people = [p for p in people if p.address in facts.contacts]
     existing = tuple(dict.fromkeys(facts.contacts[p.address] for p in people if p.address in facts.contacts))
-    creatable = facts.create_contacts or c.way == "manual_forward"
+    creatable = facts.create_contacts or c.delivery == "manual_forward"
     new = tuple(p for p in people if p.address not in facts.contacts) if creatable else ()
-    if c.way == "manual_forward" and not facts.create_contacts:
+    if c.delivery == "manual_forward" and not facts.create_contacts:
         sender = sender_address(c, facts)
         new = tuple(p for p in new if p.address == sender)  # a forward is an explicit request
     thread = facts.thread
@@ -354,7 +365,7 @@ def decide(c: Candidate, facts: CrmFacts) -> Decision:
             return decision
     plan = plan_logging(c, facts)
     if not plan.contact_ids and not plan.new_contacts:
-        if c.way == "auto_copy":
+        if c.delivery == "auto_copy":
             return Decision("SENDER_NOT_CONTACT", "no participant is a contact")
         return Decision("NO_EXTERNAL_RECIPIENTS", "no recipient could be logged (contact creation is off)")
     return Decision(LOGGED, "", plan)

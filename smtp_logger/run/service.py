@@ -16,6 +16,7 @@ from prometheus_client import REGISTRY, Counter, Gauge, start_http_server
 from smtp_logger.intake.committer import GroupCommitter
 from smtp_logger.intake.server import protocol_factory
 from smtp_logger.intake.spool import Spool, SpoolEntry
+from smtp_logger.run.notifier import Notifier
 from smtp_logger.run.pipeline import Pipeline
 from smtp_logger.run.workers import Workers
 from smtp_logger.store import accounts
@@ -50,6 +51,7 @@ class App:
         self.spool = Spool(settings.data_path)
         self.pipeline = Pipeline(settings, self.sessions, self.spool)
         self.workers = Workers(settings, self.pipeline, self.spool)
+        self.notifier = Notifier(settings, self.sessions) if settings.notices_on else None
         self.committer: GroupCommitter | None = None
         self.connections = 0
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -82,6 +84,8 @@ class App:
             log.info("recovering_spooled", deliveries=waiting)
         self.committer = GroupCommitter(self.spool, self.loop)
         self.workers.start()
+        if self.notifier is not None:
+            self.notifier.start()
         self._watch = asyncio.ensure_future(self._watch_workers())
         if self.settings.metrics_port:
             BACKLOG.set_function(self.spool.backlog)
@@ -112,6 +116,8 @@ class App:
         if self._watch is not None:
             self._watch.cancel()
         await asyncio.to_thread(self.workers.stop)
+        if self.notifier is not None:
+            await asyncio.to_thread(self.notifier.stop)
         if self.committer is not None:
             await asyncio.to_thread(self.committer.close)
 

@@ -47,6 +47,15 @@ def default_account(session: Session) -> Account:
     return account
 
 
+def loaded_account(session: Session, account_id: int) -> Account:
+    """The account row, loaded once per session: the identity map holds objects only weakly,
+    so without this every delivery of a batch would load it again."""
+    loaded = session.info.setdefault("accounts", {})
+    if account_id not in loaded:
+        loaded[account_id] = session.get(Account, account_id)
+    return loaded[account_id]
+
+
 def find_user(session: Session, account_id: int, email: str) -> User:
     user = session.scalars(select(User).where(User.account_id == account_id, User.email == email)).first()
     if user is None:

@@ -1,6 +1,14 @@
 """Attachment files: decode, hash (SHA-256), and keep each distinct file once in a
 content-addressed folder. Files over the size cap are listed, not stored. Filenames are made
 safe (no paths, no control characters). Disk writes only; no database.
+
+Files are written and fsynced BEFORE the write transaction that references them opens (the
+database never waits on the disk), for every email that may be logged. So a file can end up
+referenced by no attachment row: after a crash between the two, when the rules then did not
+log the email, or after a never-log purge. Such a file is harmless (content-addressed: the next
+email with the same bytes reuses it) and is reclaimed by `smtp-logger held purge`, which removes
+files no attachment row references and not touched for a day (`reclaim`). Saving a file that
+exists already touches it, so a file about to be referenced again is never reclaimed.
 """
 
 from __future__ import annotations
@@ -8,12 +16,15 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import time
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from smtp_logger.understand.parse import AttachmentPart
 
+RECLAIM_AFTER = 86_400.0  # seconds untouched before an unreferenced file is removed
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]+")
 
 
@@ -55,12 +66,25 @@ class BlobStore:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
 
+    @classmethod
+    def under(cls, data_path: Path) -> "BlobStore":
+        """The attachment files of the receiver whose data folder this is."""
+        return cls(Path(data_path) / "attachments")
+
     def path(self, sha: str) -> Path:
         return self.root / sha[:2] / sha
 
+    def _reused(self, final: Path) -> bool:
+        """An existing file, touched (see the module docstring); False if there is none."""
+        try:
+            os.utime(final)
+            return True
+        except FileNotFoundError:
+            return False
+
     def put(self, data: bytes, sha: str) -> None:
         final = self.path(sha)
-        if final.exists():
+        if self._reused(final):
             return
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = final.with_name(f".{sha}.{os.getpid()}.tmp")
@@ -72,7 +96,7 @@ class BlobStore:
 
     def link(self, source: Path, sha: str) -> None:
         final = self.path(sha)
-        if final.exists():
+        if self._reused(final):
             return
         final.parent.mkdir(parents=True, exist_ok=True)
         with open(source, "rb") as f:
@@ -87,7 +111,7 @@ class BlobStore:
         stored, reason = True, (f"decoded with errors: {blob.damage}" if blob.damage else None)
         if blob.size > max_size:
             stored, reason = False, f"larger than the {max_size:,} byte limit; not stored"
-        elif not self.path(blob.sha256).exists():
+        else:
             self.link(blob.path, blob.sha256)
         return SavedAttachment(safe_filename(part.filename), part.content_type, blob.size, blob.sha256,
                                stored, reason, part.content_id, part.inline)
@@ -104,3 +128,28 @@ class BlobStore:
             self.put(data, sha)
         return SavedAttachment(safe_filename(part.filename), part.content_type, len(data), sha,
                                stored, reason, part.content_id, part.inline)
+
+    def reclaim(self, in_use: Callable[[list[str]], set[str]], older_than: float = RECLAIM_AFTER,
+                now: float | None = None) -> int:
+        """Remove files untouched for `older_than` seconds that `in_use(hashes)` (the hashes
+        attachment rows reference, of those asked) does not return, and temporary files a crash
+        left. Returns how many files were removed."""
+        cutoff = (time.time() if now is None else now) - older_than
+        old = {path.name: path for path in self.root.glob("??/*") if _mtime(path) < cutoff}
+        temporary = [path for name, path in old.items() if name.startswith(".")]
+        names = sorted(name for name in old if not name.startswith("."))
+        unused = [old[name] for i in range(0, len(names), 500)
+                  for name in set(names[i:i + 500]) - in_use(names[i:i + 500])]
+        removed = 0
+        for path in temporary + unused:
+            if _mtime(path) < cutoff:  # not touched meanwhile by a save about to reference it
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return float("inf")

@@ -1,17 +1,18 @@
 """Gather what the CRM knows about one candidate email into a `CrmFacts` for the rules, and
 write a logged engagement once the rules said so. SQL only; the caller owns the transaction.
+Touches no file: attachments arrive as content hashes of files already on disk (store.blobs).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from smtp_logger.decide.candidate import Content, mailboxes
 from smtp_logger.decide.rules import Candidate, CrmFacts, LogPlan, UserFacts
 from smtp_logger.store import contacts, directory, engagements
-from smtp_logger.store.blobs import BlobStore
+from smtp_logger.store.blobs import SavedAttachment
 from smtp_logger.store.models import Account, Attachment, Engagement
 from smtp_logger.store.rows import insert_all, insert_id, write_deferred
 from smtp_logger.understand.addresses import Mailbox
@@ -28,7 +29,7 @@ def load(session: Session, account: Account, user_id: int, c: Candidate, setting
         for cid, address in primary.items():
             known.setdefault(address, cid)
     thread = engagements.thread_by_keys(session, account.id, c.thread_keys)
-    if thread is None and c.way == "manual_forward" and len(c.thread_keys) <= 1:
+    if thread is None and c.delivery == "manual_forward" and len(c.thread_keys) <= 1:
         write_deferred(session)  # the batch's engagement contacts, which this looks through
         thread = engagements.thread_by_subject(session, account.id, c.subject_key,
                                                list(known.values()), c.sent_at)
@@ -49,6 +50,20 @@ def load(session: Session, account: Account, user_id: int, c: Candidate, setting
     )
 
 
+@dataclass(frozen=True)
+class EngagementContent:
+    """What the engagement row holds besides the rules' plan; attachments already on disk."""
+
+    subject: str
+    sent_at: datetime
+    offset_minutes: int
+    body_text: str
+    body_html: str | None
+    reply_text: str
+    message_id: str | None
+    attachments: tuple[SavedAttachment, ...] = ()
+
+
 @dataclass
 class Written:
     engagement_id: int
@@ -57,8 +72,13 @@ class Written:
     thread_keys: tuple[str, ...]
 
 
-def write(session: Session, account: Account, c: Candidate, content: Content, plan: LogPlan,
-          received_message_id: int, blobs: BlobStore, max_attachment: int) -> Written:
+def _mailbox_rows(boxes) -> list[dict]:
+    """The JSON shape of the to/cc columns."""
+    return [{"name": b.name, "address": b.address} for b in boxes if isinstance(b, Mailbox)]
+
+
+def write(session: Session, account: Account, c: Candidate, content: EngagementContent, plan: LogPlan,
+          received_message_id: int) -> Written:
     if plan.thread_id is not None:
         thread_id = plan.thread_id
     else:
@@ -69,23 +89,22 @@ def write(session: Session, account: Account, c: Candidate, content: Content, pl
     contact_ids = list(plan.contact_ids)
     for box in plan.new_contacts:
         contact_ids.append(contacts.add_contact(session, account.id, box.address, box.name,
-                                                created_by=c.way, check_existing=False))
+                                                created_by=c.delivery, check_existing=False))
     from_ = plan.from_ or Mailbox(None, None)
     engagement_id = insert_id(
         session, Engagement,
         account_id=account.id, thread_id=thread_id, owner_user_id=plan.owner_user_id,
         direction=plan.direction, from_address=from_.address, from_name=from_.name,
-        to_addresses=mailboxes(c.to), cc_addresses=mailboxes(c.cc), subject=content.subject,
+        to_addresses=_mailbox_rows(c.to), cc_addresses=_mailbox_rows(c.cc), subject=content.subject,
         sent_at=content.sent_at, sent_at_offset_minutes=content.offset_minutes,
         body_text=content.body_text, body_html=content.body_html, reply_text=content.reply_text,
-        message_id=content.message_id, dedup_key=c.dedup_key[:998], source=c.way,
+        message_id=content.message_id, dedup_key=c.dedup_key[:998], source=c.delivery,
         received_message_id=received_message_id)
     contacts.link(session, engagement_id, contact_ids)
-    saved = [blobs.save(part, max_attachment) for part in content.attachments]
     insert_all(session, Attachment, [dict(
         engagement_id=engagement_id, filename=each.filename, content_type=each.content_type,
         size=each.size, sha256=each.sha256, stored=each.stored, reason=each.reason,
-        content_id=each.content_id, inline=each.inline) for each in saved])
+        content_id=each.content_id, inline=each.inline) for each in content.attachments])
     created = plan.new_contacts
     return Written(engagement_id, [b.address for b in created], [b.name for b in created if b.name],
                    c.thread_keys)

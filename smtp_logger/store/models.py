@@ -63,6 +63,8 @@ class Account(Base):
     # Bumped whenever users, aliases, teams, logging addresses or never-log entries change,
     # so receivers can cache that directory and still never decide on stale data.
     directory_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    notify: Mapped[str | None] = mapped_column(String(10))  # off | immediate | daily; NULL: the default
+    language: Mapped[str | None] = mapped_column(String(8))  # of the notices: en | nl; NULL: en
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -73,6 +75,7 @@ class User(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
     email: Mapped[str] = mapped_column(String(320))
     name: Mapped[str | None] = mapped_column(String(200))
+    notify: Mapped[str | None] = mapped_column(String(10))  # off | immediate | daily; NULL: the account's
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -133,7 +136,8 @@ class Contact(Base):
     name: Mapped[str | None] = mapped_column(String(200))
     company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    created_by: Mapped[str] = mapped_column(String(40), default="admin")  # admin | bcc | forward
+    # admin, or the delivery that created it: bcc | manual_forward (never auto_copy)
+    created_by: Mapped[str] = mapped_column(String(40), default="admin")
 
 
 class ContactEmail(Base):
@@ -201,7 +205,7 @@ class Engagement(Base):
     reply_text: Mapped[str] = mapped_column(Text, default="")
     message_id: Mapped[str | None] = mapped_column(String(998))
     dedup_key: Mapped[str] = mapped_column(String(998))
-    source: Mapped[str] = mapped_column(String(20))  # bcc | forward | auto_copy
+    source: Mapped[str] = mapped_column(String(20))  # the delivery: bcc | manual_forward | auto_copy
     received_message_id: Mapped[int | None] = mapped_column(ForeignKey("received_messages.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -243,7 +247,7 @@ class ReceivedMessage(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     spool_id: Mapped[str] = mapped_column(String(64))
     logging_address: Mapped[str] = mapped_column(String(320))
-    way: Mapped[str] = mapped_column(String(10))  # bcc | forward
+    address_kind: Mapped[str] = mapped_column(String(10))  # the logging address's kind: bcc | forward
     message_id: Mapped[str | None] = mapped_column(String(998), index=True)
     mail_from: Mapped[str] = mapped_column(String(998), default="")
     raw_sha256: Mapped[str] = mapped_column(String(64))
@@ -287,3 +291,33 @@ class Decision(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
     engagement_id: Mapped[int | None] = mapped_column(ForeignKey("engagements.id"))
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Notice(Base):
+    """The outbox of mail to users (smtp_logger.store.notices writes it in the decision's own
+    transaction; run/notifier.py sends it after the commit). `status`: queued -> sending ->
+    sent | failed, or waiting -> digested (a digest item, carried by the digest row `digest_id`)."""
+
+    __tablename__ = "notices"
+    __table_args__ = (
+        UniqueConstraint("received_message_id", "reason"),
+        Index("ix_notices_user_created", "user_id", "created_at"),
+        Index("ix_notices_status", "status"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    received_message_id: Mapped[int | None] = mapped_column(ForeignKey("received_messages.id"))
+    kind: Mapped[str] = mapped_column(String(10))  # notice | digest
+    reason: Mapped[str] = mapped_column(String(40))
+    mode: Mapped[str] = mapped_column(String(10))  # immediate | digest
+    status: Mapped[str] = mapped_column(String(10))
+    recipient: Mapped[str] = mapped_column(String(320))
+    facts: Mapped[dict] = mapped_column(JSON, default=dict)  # what the text is made from
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    digest_id: Mapped[int | None] = mapped_column(ForeignKey("notices.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import timedelta, timezone
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from smtp_logger.decide.reasons import LOGGED, explain
+from smtp_logger.decide.reasons import FORWARDING_CONFIRMATION, LOGGED, explain
 from smtp_logger.store.contacts import contact_by_email, contact_emails
 from smtp_logger.store.models import (
     Attachment,
@@ -107,14 +107,21 @@ def recent(session: Session, limit: int) -> list[dict]:
 
 
 def held(session: Session, account_id: int | None) -> list[dict]:
-    query = select(ReceivedMessage).where(ReceivedMessage.status == "held")
+    """Held messages, and forwarding confirmations (not held, but the user may still need the
+    code and link they carry: `explanation` shows them)."""
+    confirmation = and_(ReceivedMessage.status == "not_logged", ReceivedMessage.reason == FORWARDING_CONFIRMATION)
+    query = select(ReceivedMessage).where(or_(ReceivedMessage.status == "held", confirmation))
     if account_id is not None:
         query = query.where(ReceivedMessage.account_id == account_id)
+    messages = list(session.scalars(query.order_by(ReceivedMessage.received_at)))
+    asked = [m.id for m in messages if m.reason == FORWARDING_CONFIRMATION]
+    details = dict(session.execute(select(Decision.received_message_id, Decision.detail).where(
+        Decision.received_message_id.in_(asked), Decision.reason == FORWARDING_CONFIRMATION)).all()) if asked else {}
     return [{
         "id": m.id, "message_id": m.message_id, "logging_address": m.logging_address,
-        "reason": m.reason, "explanation": explain(m.reason), "received_at": m.received_at.isoformat(),
-        "subject": m.subject,
-    } for m in session.scalars(query.order_by(ReceivedMessage.received_at))]
+        "reason": m.reason, "explanation": explain(m.reason, details.get(m.id, "")),
+        "received_at": m.received_at.isoformat(), "subject": m.subject,
+    } for m in messages]
 
 
 def contact_dict(session: Session, account_id: int, address: str) -> dict:

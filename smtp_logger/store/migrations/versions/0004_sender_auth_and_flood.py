@@ -1,7 +1,7 @@
 """received messages: the From: address (flood counting) and the sender check's verdict
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0006
 Create Date: 2026-12-03 10:00:00
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0004'
-down_revision = '0002'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
@@ -18,14 +18,15 @@ _COLUMNS = (("from_address", 320), ("auth_method", 30), ("auth_spf", 16), ("auth
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('received_messages', schema=None) as batch_op:
-        for name, length in _COLUMNS:
-            batch_op.add_column(sa.Column(name, sa.String(length=length), nullable=True))
-        batch_op.create_index('ix_received_flood', ['logging_address', 'from_address', 'received_at'])
+    # Plain ALTER TABLE (no batch rebuild): on SQLite a rebuilt received_messages could not be
+    # dropped while decisions, held waits or notices refer to its rows (foreign keys are on).
+    for name, length in _COLUMNS:
+        op.add_column('received_messages', sa.Column(name, sa.String(length=length), nullable=True))
+    op.create_index('ix_received_flood', 'received_messages', ['logging_address', 'from_address', 'received_at'])
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('received_messages', schema=None) as batch_op:
-        batch_op.drop_index('ix_received_flood')
-        for name, _length in reversed(_COLUMNS):
-            batch_op.drop_column(name)
+    # ALTER TABLE ... DROP COLUMN: SQLite 3.35 or later.
+    op.drop_index('ix_received_flood', table_name='received_messages')
+    for name, _length in reversed(_COLUMNS):
+        op.drop_column('received_messages', name)
