@@ -54,7 +54,8 @@ def sweep_receiver(tmp_path):
     url = f"sqlite:///{tmp_path / 'crm.db'}"
     upgrade(url)
     port = free_port()
-    env = make_env(tmp_path, url, port=port, workers=4, log_level="error")
+    env = make_env(tmp_path, url, port=port, workers=4, log_level="error",
+                   max_messages_per_connection=0)  # each connection sends hundreds
     rx = Receiver(load_settings(environ=env), Cli(env), port).start()
     yield rx
     rx.stop()

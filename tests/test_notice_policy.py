@@ -52,7 +52,7 @@ CASES = [
     ("confirmation over the cap", replace(S, reason="FORWARDING_CONFIRMATION", sent_last_hour=10),
      Plan("FORWARDING_CONFIRMATION", "digest")),
 ] + [(f"{reason} is never told", replace(S, reason=reason), None) for reason in (
-    "BOUNCE", "AUTO_REPLY", "SPAM", "NEVER_LOG", "NO_EXTERNAL_RECIPIENTS", "NOT_IN_LOGGED_THREAD",
+    "OWN_NOTICE", "BOUNCE", "AUTO_REPLY", "SPAM", "NEVER_LOG", "NO_EXTERNAL_RECIPIENTS", "NOT_IN_LOGGED_THREAD",
     "SENDER_NOT_CONTACT", "DUPLICATE", "THREAD_OWNED_BY_OTHER_USER", "UNPARSEABLE", "HELD_EXPIRED")]
 
 
@@ -88,7 +88,7 @@ def test_the_notice_says_what_happened_and_says_it_is_automatic(language, subjec
     for body in (text, html.replace("&#x27;", "'")):
         assert sentence in body and "m1@ours.example" in body and "2026-11-23 10:15" in body
         assert "tok@fwd.example" in body  # where to forward it again
-    assert classify(msg)[0] == "AUTO_REPLY"  # a notice that comes back is recognised
+    assert classify(msg)[0] == "OWN_NOTICE"  # a notice that comes back is recognised
 
 
 def test_a_confirmation_notice_carries_the_code_and_the_link():

@@ -176,11 +176,33 @@ def test_a_notice_that_comes_back_is_not_logged_and_not_answered(tmp_path, db_ur
         rx.drain()
         decisions = rx.cli.json("recent", "--limit", "4")
         assert [d["logged"] for d in decisions] == [False] * 4
-        assert sorted(d["reason"] for d in decisions) == ["AUTO_REPLY", "AUTO_REPLY", "AUTO_REPLY",
-                                                          "SENDER_NOT_ALLOWED"]
+        # OWN_NOTICE comes first: even the one redirected to the BCC address from a stranger's
+        # address is our notice, not a SENDER_NOT_ALLOWED that could be answered
+        assert [d["reason"] for d in decisions] == ["OWN_NOTICE"] * 4
         rx.cli("timeline", "crm-notices@ours.example", expect=1)  # never made a contact
         time.sleep(2)
         assert len(rx.cli.json("notices", "list")) == 1 and len(sink.caught) == 1
+    finally:
+        rx.stop()
+
+
+def test_a_flood_is_told_once_and_its_release_tells_nothing_more(tmp_path, db_url, sink):
+    rx = notifying_receiver(tmp_path, db_url, sink.port, flood_limit=2)
+    try:
+        forward = rx.add_user(ALICE)["forward_address"]
+        rx.cli("contacts", "add", "buyer@acme.example", "--name", "Buyer")
+        rx.cli("account", "set", "--log-all-from-contacts")
+        mails = [message("buyer@acme.example", ALICE, subject=f"Order {n}") for n in range(6)]
+        for m in mails:
+            send(rx.port, m, [forward], mail_from="buyer@acme.example")
+        rx.drain()
+        reasons = [rx.cli.json("why", msgid(m))[0]["reason"] for m in mails]
+        assert reasons.count("LOGGED") == 2 and reasons.count("FLOOD") == 4
+        [told] = sink.wait(1)
+        assert told.rcpt_tos == [ALICE] and "held release" in told.message.get_body(("plain",)).get_content()
+        assert rx.cli.json("held", "release", "--reason", "FLOOD") == {"released": 4, "logged": 4}
+        time.sleep(2)
+        assert len(sink.caught) == 1 and [n["reason"] for n in rx.cli.json("notices", "list")] == ["FLOOD"]
     finally:
         rx.stop()
 

@@ -49,6 +49,7 @@ OWN_THREAD = ThreadFacts(5, owner_user_id=1, owner_team_id=None, never_log=False
 OTHER_THREAD = ThreadFacts(6, owner_user_id=2, owner_team_id=None, never_log=False)
 TEAM_THREAD = ThreadFacts(8, owner_user_id=None, owner_team_id=7, never_log=False)
 NEVER_THREAD = ThreadFacts(9, owner_user_id=1, owner_team_id=None, never_log=True)
+OWN = ("OWN_NOTICE", "our own notice 42 came back")  # what understand/classify/notices.py finds
 
 CASES = [
     # (name, candidate, facts changes, expected reason)
@@ -58,6 +59,18 @@ CASES = [
     ("bcc from someone else", bcc(sender="mallory@evil.example"), {}, "SENDER_NOT_ALLOWED"),
     ("bcc failing sender authentication", bcc(), {"sender_authenticated": False}, "AUTH_FAILED"),
     ("bcc already logged", bcc(), {"already_logged": True}, "DUPLICATE"),
+    ("bcc beyond the flood limit", bcc(), {"flood_limit": 3, "sender_recent": 3}, "FLOOD"),
+    ("bcc just under the flood limit", bcc(), {"flood_limit": 3, "sender_recent": 2}, "LOGGED"),
+    ("flood comes before duplicate", bcc(), {"flood_limit": 3, "sender_recent": 5, "already_logged": True}, "FLOOD"),
+    ("authentication comes before flood", bcc(), {"flood_limit": 3, "sender_recent": 5,
+                                                  "sender_authenticated": False}, "AUTH_FAILED"),
+    ("flood counting off", bcc(), {"flood_limit": 0, "sender_recent": 500}, "LOGGED"),
+    ("our own notice", bcc(automatic=OWN), {}, "OWN_NOTICE"),
+    ("our own notice from a stranger", bcc(sender="notices@smtp.example", automatic=OWN), {}, "OWN_NOTICE"),
+    ("our own notice before a flood", bcc(automatic=OWN), {"flood_limit": 3, "sender_recent": 5}, "OWN_NOTICE"),
+    ("our own notice before a failed sender check", bcc(automatic=OWN), {"sender_authenticated": False},
+     "OWN_NOTICE"),
+    ("our own notice in a reply", auto_copy(automatic=OWN), {"thread": OWN_THREAD}, "OWN_NOTICE"),
     ("sender check comes before duplicate", bcc(sender="x@evil.example"), {"already_logged": True}, "SENDER_NOT_ALLOWED"),
     ("bcc only to colleagues", bcc(to=("carol@ours.example",)), {}, "NO_EXTERNAL_RECIPIENTS"),
     ("bcc only to a logging address", bcc(to=("abc@bcc.smtp-logger.localhost",)), {}, "NO_EXTERNAL_RECIPIENTS"),

@@ -8,6 +8,7 @@ refuses it (`ConfigError`). Pure data: reads the TOML file, opens nothing else.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 import re
 import tomllib
@@ -44,6 +45,19 @@ class Settings:
     proxy_protocol_timeout: float = 0
     sender_auth: str = "none"
     trusted_authserv_ids: list[str] = field(default_factory=list)
+    dns_servers: list[str] = field(default_factory=list)  # "host" or "host:port"; empty = the system's
+    dns_timeout: float = 5
+    dns_retry_minutes: float = 30
+    dns_retry_interval: float = 30
+    trusted_networks: list[str] = field(default_factory=list)  # CIDR, exempt from the client limits
+    max_connections_per_ip: int = 50
+    max_messages_per_connection: int = 100
+    rate_limit_per_ip: int = 0
+    max_unknown_recipients: int = 20
+    unknown_recipients_per_ip: int = 100
+    max_received_headers: int = 50
+    flood_limit: int = 0
+    flood_window_minutes: float = 60
     held_retention_days: int = 30
     rotation_grace_hours: float = 0
     workers: int = 2
@@ -102,7 +116,7 @@ class Settings:
 
 # Values a setting may take, beyond its type (a new mode of a setting goes here too).
 CHOICES = {
-    "sender_auth": ("none", "authentication-results", "dkim"),
+    "sender_auth": ("none", "authentication-results", "dkim", "verify"),
     "log_format": ("auto", "json", "console"),
     "log_level": ("debug", "info", "warning", "error", "critical"),
 }
@@ -195,6 +209,12 @@ def _type_problem(name: str, value, typ) -> str | None:
 def _value_problem(name: str, value) -> str | None:
     if name in CHOICES and value not in CHOICES[name]:
         return f"{_shown(name, value)} is not one of {', '.join(CHOICES[name])}"
+    if name == "trusted_networks" and isinstance(value, list):
+        for item in value:
+            try:
+                ipaddress.ip_network(str(item).strip(), strict=False)
+            except ValueError:
+                return f"{_shown(name, item)} is not a network (CIDR, e.g. 10.0.0.0/8)"
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         low, high = RANGES.get(name, (0, None))
         if value < low or (high is not None and value > high):

@@ -7,7 +7,7 @@ import structlog
 
 from smtp_logger.cli.base import Context, UserError, emit, main, pass_ctx, valid_address
 from smtp_logger.intake.spool import Spool
-from smtp_logger.store import engagements, lifecycle, privacy, queries
+from smtp_logger.store import accounts, engagements, flood, lifecycle, privacy, queries
 from smtp_logger.store.blobs import BlobStore
 
 log = structlog.get_logger("smtp_logger.cli")
@@ -90,3 +90,28 @@ def held_purge(obj: Context, as_json):
     log.info("attachment_files_reclaimed", files=reclaimed)
     emit({"expired": len(expired)}, as_json,
          f"{len(expired)} held message(s) expired; {reclaimed} unreferenced attachment file(s) removed")
+
+
+@held.command("release")
+@click.argument("message_id", required=False)
+@click.option("--reason", type=click.Choice(["FLOOD"]), default=None,
+              help="Release every message held for this reason.")
+@click.option("--user", "user_email", default=None, help="Only this user's messages (with --reason).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def held_release(obj: Context, message_id, reason, user_email, as_json):
+    """Log messages held for FLOOD, as the rules would have: one (MESSAGE_ID) or all (--reason FLOOD)."""
+    if bool(message_id) == bool(reason):
+        raise UserError("give either a MESSAGE_ID or --reason FLOOD")
+    if user_email and not reason:
+        raise UserError("--user goes with --reason FLOOD")
+    with obj.session() as session:
+        account_id = obj.account_id(session)
+        user_id = accounts.find_user(session, account_id, valid_address(user_email)).id if user_email else None
+        mid = message_id.strip().strip("<>") if message_id else None
+        ids = flood.held_for_flood(session, account_id, mid, user_id)
+    if message_id and not ids:
+        raise UserError(f"no message with Message-ID {message_id} is held for FLOOD")
+    logged = obj.pipeline().release_held(ids)
+    emit({"released": len(ids), "logged": logged}, as_json,
+         f"{len(ids)} held message(s) released, {logged} logged")

@@ -60,8 +60,9 @@ def _first_of_the_hour(s: Situation) -> bool:
 
 
 # reason -> when its owner is told (the README's table). Reasons that are not the user's doing
-# (BOUNCE, AUTO_REPLY, SPAM, NEVER_LOG, NO_EXTERNAL_RECIPIENTS, NOT_IN_LOGGED_THREAD,
-# SENDER_NOT_CONTACT, DUPLICATE, ...) are not here: never notified. PROCESSING_FAILED and FLOOD
+# (OWN_NOTICE above all: a notice about a notice would start a loop; BOUNCE, AUTO_REPLY, SPAM,
+# NEVER_LOG, NO_EXTERNAL_RECIPIENTS, NOT_IN_LOGGED_THREAD, SENDER_NOT_CONTACT, DUPLICATE, ...)
+# are not here: never notified. PROCESSING_FAILED and FLOOD
 # are recorded by the quarantine and the flood check.
 NOTIFIED: dict[str, Callable[[Situation], bool]] = {
     "ORIGINAL_NOT_FOUND": _always,

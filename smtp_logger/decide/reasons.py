@@ -4,11 +4,12 @@ Meanings are stable: add codes, never change one."""
 
 LOGGED = "LOGGED"
 FORWARDING_CONFIRMATION = "FORWARDING_CONFIRMATION"  # not held: the user is sent its code and link
+OWN_NOTICE = "OWN_NOTICE"  # never logged, never answered, not held (understand/classify/notices.py)
 
 # In SPEC.md's order of precedence.
 NOT_LOGGED = (
-    "SENDER_NOT_ALLOWED", "AUTH_FAILED", FORWARDING_CONFIRMATION, "DUPLICATE", "BOUNCE",
-    "AUTO_REPLY", "SPAM", "NEVER_LOG",
+    OWN_NOTICE, "SENDER_NOT_ALLOWED", "AUTH_FAILED", FORWARDING_CONFIRMATION, "FLOOD", "DUPLICATE",
+    "BOUNCE", "AUTO_REPLY", "SPAM", "NEVER_LOG",
     "ORIGINAL_NOT_FOUND", "ORIGINAL_SENDER_UNKNOWN", "NO_EXTERNAL_RECIPIENTS",
     "SENDER_NOT_CONTACT", "NOT_IN_LOGGED_THREAD", "THREAD_OWNED_BY_OTHER_USER", "UNPARSEABLE",
 )
@@ -16,6 +17,7 @@ NOT_LOGGED = (
 # Reasons that may stop applying later (a contact is created, an address added, contacts
 # merged, the answered email arrives): such messages are held and retried automatically.
 HELD_REASONS = frozenset({
+    "FLOOD",  # released by `smtp-logger held release`, never by a change in the CRM
     "ORIGINAL_NOT_FOUND", "ORIGINAL_SENDER_UNKNOWN", "SENDER_NOT_CONTACT",
     "NOT_IN_LOGGED_THREAD", "UNPARSEABLE",
 })
@@ -28,12 +30,16 @@ PROCESSING_FAILED = "PROCESSING_FAILED"
 
 EXPLANATIONS = {
     LOGGED: "Logged on the contact's timeline.",
+    OWN_NOTICE: "Not logged: it is a notice smtp_logger sent itself. Notices are never logged "
+                "or answered.",
     "SENDER_NOT_ALLOWED": "Not logged: it was sent to your BCC address from an address that is not "
                           "yours. Only mail from your own address or a verified alias is logged.",
     "AUTH_FAILED": "Not logged: it claims to come from you, but your mail server's signature "
                    "(DKIM/SPF/DMARC) did not check out, so it may be forged.",
     FORWARDING_CONFIRMATION: "Not logged: this asks you to confirm automatic forwarding; we sent "
                              "you the code.",
+    "FLOOD": "Not logged yet: an unusual number of emails from this sender reached your address in a "
+             "short time; they are kept and can be released.",
     "DUPLICATE": "Not logged again: this email is already on the timeline.",
     "BOUNCE": "Not logged: it is a delivery failure notice from a mail server, not a conversation.",
     "AUTO_REPLY": "Not logged: it is an automatic reply (for example an out-of-office message).",

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
 
-from smtp_logger.decide.reasons import HELD_REASONS, LOGGED
+from smtp_logger.decide.reasons import HELD_REASONS, LOGGED, OWN_NOTICE
 from smtp_logger.understand.addresses import Mailbox, domain_of
 from smtp_logger.understand.classify.confirmations import Confirmation, describe
 
@@ -32,7 +32,7 @@ class Candidate:
     dedup_key: str
     subject_key: str
     original_found: bool = True
-    automatic: tuple[str, str] | None = None  # ("BOUNCE" | "AUTO_REPLY" | "SPAM", why)
+    automatic: tuple[str, str] | None = None  # ("OWN_NOTICE" | "BOUNCE" | "AUTO_REPLY" | "SPAM", why)
     unparseable: bool = False
     confirmation: Confirmation | None = None  # a provider asks to confirm automatic forwarding
 
@@ -68,6 +68,8 @@ class CrmFacts:
     create_contacts: bool = True
     log_all_from_contacts: bool = False
     sender_authenticated: bool | None = None  # None: no check configured
+    flood_limit: int = 0  # 0: off
+    sender_recent: int = 0  # earlier messages from this From: to this logging address in the window
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,16 @@ def gives(*reasons: str):
     return mark
 
 
+@gives(OWN_NOTICE)
+def own_notice(c: Candidate, facts: CrmFacts) -> Decision | None:
+    """Our own notices coming back (understand/classify/notices.py recognises them) are never
+    logged, and never answered: they are decided before any reason that could make us write to
+    someone, so no loop can start."""
+    if c.automatic is not None and c.automatic[0] == OWN_NOTICE:
+        return Decision(OWN_NOTICE, c.automatic[1])
+    return None
+
+
 @gives("SENDER_NOT_ALLOWED")
 def sender_not_allowed(c: Candidate, facts: CrmFacts) -> Decision | None:
     if c.delivery != "bcc":
@@ -179,6 +191,14 @@ def forwarding_confirmation(c: Candidate, facts: CrmFacts) -> Decision | None:
     if c.confirmation is None:
         return None
     return Decision("FORWARDING_CONFIRMATION", describe(c.confirmation))
+
+
+@gives("FLOOD")
+def flood(c: Candidate, facts: CrmFacts) -> Decision | None:
+    if facts.flood_limit and facts.sender_recent >= facts.flood_limit:
+        return Decision("FLOOD", f"{facts.sender_recent} earlier emails from this sender reached this "
+                                 f"address within the flood window (flood_limit {facts.flood_limit})")
+    return None
 
 
 @gives("DUPLICATE")
@@ -285,9 +305,11 @@ def unparseable(c: Candidate, facts: CrmFacts) -> Decision | None:
 
 
 CHECKS: tuple[Check, ...] = (
+    own_notice,
     sender_not_allowed,
     auth_failed,
     forwarding_confirmation,
+    flood,
     duplicate,
     automatic_mail,
     never_log,

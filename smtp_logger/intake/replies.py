@@ -12,6 +12,12 @@ ERR_TEMP_LOCAL = "451 4.3.0 Local error, message not accepted, please retry late
 ERR_TOO_MANY_CONNECTIONS = "421 4.7.0 Too many connections, try again later"
 ERR_NO_SPACE = "452 4.3.1 Insufficient system storage, try again later"
 ERR_SHUTTING_DOWN = "421 4.3.2 Service shutting down, try again later"
+ERR_TOO_MANY_FROM_IP = "421 4.7.0 Too many connections from your address, try again later"
+ERR_TOO_MANY_MESSAGES = "421 4.7.0 Too many messages in one connection, closing"
+ERR_RATE_LIMITED = "451 4.7.1 Too many messages from your address, try again later"
+ERR_TOO_MANY_UNKNOWN = "421 4.7.0 Too many unknown recipients, closing"
+ERR_HARVESTING = "421 4.7.0 Too many unknown recipients from your address, try again later"
+ERR_LOOP = "554 5.4.6 Too many Received: header fields: mail loop"
 
 # aiosmtpd's own texts for limits we configure, rewritten with enhanced codes.
 AIOSMTPD_REWRITES = {

@@ -7,6 +7,7 @@ work run in worker threads, never on the event loop.
 from __future__ import annotations
 
 import asyncio
+import time
 
 import structlog
 from aiosmtpd.lmtp import LMTP
@@ -15,6 +16,8 @@ from aiosmtpd.smtp import SMTP, syntax
 from smtp_logger.intake import replies
 from smtp_logger.intake.data import CHUNK, DotUnstuffer
 from smtp_logger.intake.disk import reply_for_spool_error
+from smtp_logger.intake.headers import HeaderScan
+from smtp_logger.intake.limits import ClientLimits, refused
 from smtp_logger.intake.spool import Spool
 
 log = structlog.get_logger("smtp_logger.intake")
@@ -27,8 +30,12 @@ class Handler:
         self.app = app
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        started = time.monotonic()
         if len(envelope.rcpt_tos) >= self.app.settings.max_recipients:
             return replies.ERR_TOO_MANY_RCPTS
+        refusal = server.limits.rcpt(session)
+        if refusal:
+            return refusal
         normalized = address.strip().lower()
         live = await self.app.is_live_address(normalized)
         if live is None:  # not in our copy, and the database cannot be asked now
@@ -36,12 +43,15 @@ class Handler:
             return replies.ERR_TEMP_LOCAL
         if not live:
             log.info("rcpt_refused", peer=_peer(session))
-            return replies.ERR_UNKNOWN_RCPT
+            return await server.limits.unknown_recipient(session, started)
         envelope.rcpt_tos.append(normalized)
         envelope.rcpt_options.extend(rcpt_options)
         return replies.OK_RCPT
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        refusal = server.limits.mail(session)  # per-client limits: intake/limits.py
+        if refusal:
+            return refusal
         refusal = self.app.disk.mail_refusal(mail_options)  # a full disk: intake/disk.py
         if refusal:
             log.warning("mail_refused_low_disk", peer=_peer(session))
@@ -81,8 +91,9 @@ class StreamingSMTP(SMTP):
 
     lmtp = False
 
-    def __init__(self, app, **kwargs):
+    def __init__(self, app, limits: ClientLimits | None = None, **kwargs):
         self.app = app
+        self.limits = limits or ClientLimits(app.settings)
         self.line_length_limit = app.settings.max_line_length
         super().__init__(Handler(app), **kwargs)
 
@@ -106,6 +117,7 @@ class StreamingSMTP(SMTP):
                 self._too_many = True
 
     def connection_lost(self, error):
+        self.limits.disconnect(self.session)
         if getattr(self, "_counted", False):
             self.app.connections -= 1
             self.app.smtp_sessions.discard(self)
@@ -114,13 +126,20 @@ class StreamingSMTP(SMTP):
 
     async def push(self, status):
         text = status.decode() if isinstance(status, bytes) else status
-        if text.startswith("220 ") and getattr(self, "_too_many", False):
-            await super().push(replies.ERR_TOO_MANY_CONNECTIONS)
-            self.transport.close()
-            return
+        if text.startswith("220 "):
+            refusal = replies.ERR_TOO_MANY_CONNECTIONS if getattr(self, "_too_many", False) \
+                else self.limits.connect(self.session)
+            if refusal:
+                if refusal is replies.ERR_TOO_MANY_CONNECTIONS:
+                    refused(self.session, "connections")
+                await super().push(refusal)
+                self.transport.close()
+                return
         if text.startswith("250-SIZE "):  # EHLO/LHLO: no more than fits on disk now
             text = f"250-SIZE {self.app.disk.advertised_size(self.data_size_limit)}"
         await super().push(replies.AIOSMTPD_REWRITES.get(text, text))
+        if text.startswith("421 ") and self.transport is not None:  # ours (the limits): closing
+            self.transport.close()
 
     @syntax("DATA")
     async def smtp_DATA(self, arg: str) -> None:
@@ -140,8 +159,10 @@ class StreamingSMTP(SMTP):
 
     async def _receive_data(self) -> list[str]:
         envelope = self.envelope
-        sink = _SpoolSink(self.app.spool, envelope.mail_from or "", list(envelope.rcpt_tos), _peer(self.session))
-        reader = DotUnstuffer(sink.buffer, self.data_size_limit or 0, self.line_length_limit)
+        sink = _SpoolSink(self.app.spool, envelope.mail_from or "", list(envelope.rcpt_tos), _peer(self.session),
+                          self.session.host_name or "")
+        scan = HeaderScan(sink.buffer, self.app.settings.hostname, self.app.settings.trusted_authserv_ids)
+        reader = DotUnstuffer(scan.feed, self.data_size_limit or 0, self.line_length_limit)
         try:
             while not reader.done:
                 chunk = await self._reader.read(CHUNK)
@@ -160,6 +181,11 @@ class StreamingSMTP(SMTP):
             if reader.result.line_too_long:
                 await sink.abort()
                 return [replies.ERR_LINE_TOO_LONG]
+            scan.finish()
+            if scan.received > self.app.settings.max_received_headers:  # a mail loop
+                await sink.abort()
+                refused(self.session, "loop", received=scan.received)
+                return [replies.ERR_LOOP] * (len(envelope.rcpt_tos) if self.lmtp else 1)
             entry = await sink.commit(self.app.committer)
         except (ConnectionError, asyncio.CancelledError):
             await sink.abort()
@@ -183,8 +209,8 @@ class _SpoolSink:
 
     SPILL = 1 << 20
 
-    def __init__(self, spool, mail_from: str, rcpt_tos: list[str], peer: str):
-        self.spool, self.mail_from, self.rcpt_tos, self.peer = spool, mail_from, rcpt_tos, peer
+    def __init__(self, spool, mail_from: str, rcpt_tos: list[str], peer: str, helo: str = ""):
+        self.spool, self.mail_from, self.rcpt_tos, self.peer, self.helo = spool, mail_from, rcpt_tos, peer, helo
         self.chunks: list[bytes] = []
         self.pending = 0
         self.writer = None
@@ -210,7 +236,8 @@ class _SpoolSink:
             return
         try:
             if self.writer is None:
-                self.writer = await asyncio.to_thread(self.spool.open_writer, self.mail_from, self.rcpt_tos, self.peer)
+                self.writer = await asyncio.to_thread(self.spool.open_writer, self.mail_from, self.rcpt_tos,
+                                                      self.peer, self.helo)
             await asyncio.to_thread(self._drain_into_writer, True)
         except OSError as exc:  # the session reads DATA to its end, then answers (452 when full)
             self.error = exc
@@ -219,7 +246,7 @@ class _SpoolSink:
     # The group committer's side (its thread): see smtp/committer.py.
     def prepare(self) -> None:
         if self.writer is None:
-            self.writer = self.spool.open_writer(self.mail_from, self.rcpt_tos, self.peer)
+            self.writer = self.spool.open_writer(self.mail_from, self.rcpt_tos, self.peer, self.helo)
         self._drain_into_writer()
         self.writer.prepare()
 
@@ -272,7 +299,8 @@ def protocol_factory(app):
     if settings.proxy_protocol_timeout:
         kwargs["proxy_protocol_timeout"] = settings.proxy_protocol_timeout
     certificates = app.tls
-    return lambda: cls(app, tls_context=certificates.context, **kwargs)
+    limits = ClientLimits(settings)  # shared by every session of this server
+    return lambda: cls(app, limits, tls_context=certificates.context, **kwargs)
 
 
 __all__ = ["protocol_factory", "Spool"]

@@ -25,10 +25,10 @@ import os
 import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from smtp_logger.base.spoolfile import envelope_line, read_envelope
+from smtp_logger.base.spoolfile import envelope_line, open_message, read_envelope
 
 SUFFIX = ".msg"
 _SIZE_WIDTH = 20  # the size is written as a fixed-width string: the envelope keeps its length
@@ -44,6 +44,7 @@ class SpoolEntry:
     sha256: str  # of the message bytes (without the envelope line)
     size: int
     path: Path  # <id>.msg, or <id>.msg.<worker> while a worker holds it
+    helo: str = ""  # the client's HELO/EHLO/LHLO name (absent from files spooled before it was kept)
 
 
 def _libc_sync_file_range():
@@ -86,8 +87,8 @@ class Spool:
         self._raw_folders: set[str] = set()
         self._fsyncers: ThreadPoolExecutor | None = None
 
-    def open_writer(self, mail_from: str, rcpt_tos: list[str], peer: str) -> "SpoolWriter":
-        return SpoolWriter(self, new_spool_id(), mail_from, rcpt_tos, peer)
+    def open_writer(self, mail_from: str, rcpt_tos: list[str], peer: str, helo: str = "") -> "SpoolWriter":
+        return SpoolWriter(self, new_spool_id(), mail_from, rcpt_tos, peer, helo=helo)
 
     def recover(self) -> int:
         """At server start, before any worker: release every claim, convert deliveries spooled
@@ -158,7 +159,7 @@ class Spool:
             return None
         return SpoolEntry(path.name.split(".", 1)[0], meta["mail_from"], meta["rcpt_tos"],
                           meta.get("peer", ""), meta["received_at"], meta["sha256"],
-                          int(meta["size"]), path)
+                          int(meta["size"]), path, str(meta.get("helo", "")))
 
     def sync_new(self) -> None:
         """Make every rename into new/ so far durable (one fsync for a whole group)."""
@@ -192,6 +193,27 @@ class Spool:
         elif changed:
             _fsync_dir(changed.pop())
 
+    def keep_raw_prefixed(self, entry: SpoolEntry, prefix: bytes) -> SpoolEntry:
+        """Keep `prefix` + the message as its own raw copy (a trace field the receiver prepends),
+        durably, content-addressed by the sha256 of those bytes; the entry returned names it."""
+        digest = hashlib.sha256(prefix)
+        tmp = self.tmp / f"{entry.spool_id}.raw"
+        with open_message(entry.path) as source, open(tmp, "wb") as target:
+            target.write(prefix)
+            while chunk := source.read(1 << 20):
+                target.write(chunk)
+                digest.update(chunk)
+            target.flush()
+            os.fsync(target.fileno())
+        final = self.raw_path(digest.hexdigest())
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if final.exists():
+            tmp.unlink()
+        else:
+            os.replace(tmp, final)
+            _fsync_dir(final.parent)
+        return replace(entry, sha256=digest.hexdigest())
+
     def raw_path(self, sha: str) -> Path:
         return self.raw / sha[:2] / sha
 
@@ -200,13 +222,13 @@ class SpoolWriter:
     """Streams one delivery to spool/tmp, then commits it into spool/new durably."""
 
     def __init__(self, spool: Spool, spool_id: str, mail_from: str, rcpt_tos: list[str], peer: str,
-                 received_at: float | None = None):
+                 received_at: float | None = None, helo: str = ""):
         self.spool = spool
         self.spool_id = spool_id
         self.path = spool.tmp / f"{spool_id}{SUFFIX}"
         self.meta = {"mail_from": mail_from, "rcpt_tos": list(rcpt_tos), "peer": peer,
                      "received_at": time.time() if received_at is None else received_at,
-                     "sha256": "0" * 64, "size": "0" * _SIZE_WIDTH}
+                     "sha256": "0" * 64, "size": "0" * _SIZE_WIDTH, "helo": helo[:255]}
         self._file = open(self.path, "wb")
         self._file.write(envelope_line(self.meta))  # completed in place by prepare()
         self._hash = hashlib.sha256()
@@ -247,7 +269,7 @@ class SpoolWriter:
         final = self.spool.new / self.path.name
         os.replace(self.path, final)
         return SpoolEntry(self.spool_id, self.meta["mail_from"], self.meta["rcpt_tos"], self.meta["peer"],
-                          self.meta["received_at"], self.meta["sha256"], self.size, final)
+                          self.meta["received_at"], self.meta["sha256"], self.size, final, self.meta["helo"])
 
     def abort(self) -> None:
         """Remove the partial file; closing may fail again (the disk is still full): ignored."""

@@ -1,8 +1,8 @@
 """What is done for a delivery before its write transaction opens: parse it once, build the
-candidate for each logging address (CPU: classification, reply text, the sender check), and
-write and fsync the attachment files of every email that may be logged (store.blobs). On
-SQLite the write transaction holds the database's only write lock: neither CPU work nor the
-disk may hold it up. Reads the database (addresses, directory); writes no row.
+candidate for each logging address (CPU: classification, reply text; the sender verdict comes
+from run.senderauth), and write and fsync the attachment files of every email that may be
+logged (store.blobs). On SQLite the write transaction holds the database's only write lock:
+neither CPU work nor the disk may hold it up. Reads the database; writes no row.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from smtp_logger.store import accounts, directory
 from smtp_logger.store.blobs import BlobStore, SavedAttachment
 from smtp_logger.store.models import Account
 from smtp_logger.understand.parse import AttachmentPart, ParsedMessage, parse_file
-from smtp_logger.verify.sender import check_sender
+from smtp_logger.verify.verdict import NOT_CHECKED, AuthVerdict
 
 log = structlog.get_logger("smtp_logger.run.build")
 
@@ -49,11 +49,18 @@ class Built:
 @dataclass
 class Message:
     """A received message as the rules read it: its raw file, parsed once (None: the parser
-    failed), and when it arrived."""
+    failed), when it arrived, and the sender check's verdict (run.senderauth)."""
 
     raw: Path
     parsed: ParsedMessage | None
     received_at: datetime
+    auth: AuthVerdict = NOT_CHECKED
+
+    @property
+    def from_address(self) -> str | None:
+        """Its From: address (what floods are counted by); None when unparsed or absent."""
+        box = self.parsed.from_ if self.parsed else None
+        return box.address[:320] if box and box.address else None
 
     def remove_work_files(self) -> None:
         """The decoded large parts (once decided: their files are linked into the blob store)."""
@@ -71,7 +78,8 @@ class Delivery:
     built: dict[str, Built] = field(default_factory=dict)  # by logging address
 
 
-def read_message(spool: Spool, raw_sha256: str, received_at: datetime, prefix: str) -> Message:
+def read_message(spool: Spool, raw_sha256: str, received_at: datetime, prefix: str,
+                 auth: AuthVerdict = NOT_CHECKED) -> Message:
     """A message kept raw, parsed (its work files named after `prefix`). A parser failure is
     recorded as UNPARSEABLE, the raw copy kept."""
     raw = spool.raw_path(raw_sha256)
@@ -80,13 +88,13 @@ def read_message(spool: Spool, raw_sha256: str, received_at: datetime, prefix: s
     except Exception as exc:
         log.warning("parse_failed", error=exc.__class__.__name__)
         parsed = None
-    return Message(raw, parsed, received_at)
+    return Message(raw, parsed, received_at, auth)
 
 
-def prepare(spool: Spool, entry: SpoolEntry) -> Delivery:
-    """A delivery already kept raw, parsed."""
+def prepare(spool: Spool, entry: SpoolEntry, auth: AuthVerdict = NOT_CHECKED) -> Delivery:
+    """A delivery already kept raw, parsed, with its sender check's verdict."""
     received_at = datetime.fromtimestamp(entry.received_at, timezone.utc)
-    return Delivery(entry, read_message(spool, entry.sha256, received_at, entry.spool_id),
+    return Delivery(entry, read_message(spool, entry.sha256, received_at, entry.spool_id, auth),
                     list(dict.fromkeys(a.lower() for a in entry.rcpt_tos)))
 
 
@@ -120,8 +128,7 @@ class Builder:
         known = directory.get(session, account)
         candidate, content = candidates.build(address_kind, message.parsed, known.addresses_of(user_id),
                                               message.received_at)
-        authenticated = check_sender(self.settings, message.parsed, message.raw) \
-            if candidate.delivery != "auto_copy" else None
+        authenticated = message.auth.authenticated if candidate.delivery != "auto_copy" else None
         may_be_logged = outsiders_take_part(candidate, known.internal)
         if may_be_logged:
             _ = content.reply_text  # worked out now, outside the write transaction

@@ -1,13 +1,13 @@
-"""Delivery to one logging address, inside the caller's write transaction: load what the CRM
-knows, decide, write what the decision asks for (the engagement, or a never-log thread) and
-record the decision through store.lifecycle. Idempotent per (spool id, logging address); a
-unique-constraint conflict (a racing receiver) fails the transaction and `with_retries` runs it
-again. Touches no file: the candidate and its attachment files were made before (run.build).
+"""Delivery to one logging address, inside the caller's write transaction: count a flood, load
+what the CRM knows, decide, write what the decision asks for (the engagement, or a never-log
+thread) and record the decision through store.lifecycle. Idempotent per (spool id, logging
+address); a unique-constraint conflict (a racing receiver) fails the transaction and
+`with_retries` runs it again. Touches no file: candidates and attachment files come from run.build.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import structlog
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from smtp_logger.decide.rules import Decision, decide
 from smtp_logger.run.build import Builder, Built, Delivery, Message
-from smtp_logger.store import accounts, engagements, facts, lifecycle, notices, received
+from smtp_logger.run.senderauth import columns
+from smtp_logger.store import accounts, engagements, facts, flood, lifecycle, notices, received
 from smtp_logger.store.models import Account, ReceivedMessage
 from smtp_logger.understand.parse import message_id_of
 
@@ -92,7 +93,8 @@ class Deliverer:
     def deliver(self, session: Session, first_attempt: bool, delivery: Delivery, rcpt: str) -> Delivered | None:
         """Decide and write `delivery` for logging address `rcpt`; None if there is nothing
         to do (an unknown address, or done already before a crash)."""
-        entry, parsed = delivery.entry, delivery.message.parsed
+        entry, message = delivery.entry, delivery.message
+        parsed = message.parsed
         address = self.builder.logging_address(session, rcpt)
         if address is None:
             log.warning("unknown_logging_address_in_spool", spool_id=entry.spool_id)
@@ -103,18 +105,19 @@ class Deliverer:
             if earlier.status != "failed":
                 return None
             # Quarantined (PROCESSING_FAILED) and retried: its real decision follows that one.
-            change = self.redecide(session, earlier, delivery.message, delivery.built.get(rcpt))
+            change = self.redecide(session, earlier, message, delivery.built.get(rcpt))
             return Delivered(earlier.id, earlier.status == "held", change)
-        message_id = parsed.message_id if parsed else message_id_of(delivery.message.raw)
+        message_id = parsed.message_id if parsed else message_id_of(message.raw)
         account = accounts.loaded_account(session, address.account_id)
-        outcome = self.decide(session, account, address.user_id, address.kind, delivery.message,
-                              delivery.built.get(rcpt))
+        recent = flood.on_arrival(session, self.settings, rcpt, message.from_address, message.received_at)
+        outcome = self.decide(session, account, address.user_id, address.kind, message,
+                              delivery.built.get(rcpt), sender_recent=recent)
         received_id = lifecycle.receive(
             session, outcome.decision, account_id=address.account_id, user_id=address.user_id,
             spool_id=entry.spool_id, logging_address=rcpt, address_kind=address.kind,
             mail_from=entry.mail_from[:998], message_id=message_id, raw_sha256=entry.sha256,
             size=entry.size, subject=(parsed.subject if parsed else "")[:2000],
-            received_at=delivery.message.received_at)
+            received_at=message.received_at, from_address=message.from_address, **columns(message.auth))
         engagement_id, change = self.write(session, account, address.user_id, outcome, received_id)
         lifecycle.decided(session, account.id, received_id, message_id, rcpt, outcome.decision, engagement_id)
         self.log_decision(entry.spool_id, received_id, account.id, outcome)
@@ -131,9 +134,11 @@ class Deliverer:
         return change
 
     def decide(self, session: Session, account: Account, user_id: int, address_kind: str,
-               message: Message, built: Built | None) -> Outcome:
+               message: Message, built: Built | None, sender_recent: int = 0) -> Outcome:
         """The rules' decision (pure but for reading what the CRM knows). A candidate built
-        earlier is used while the account's directory is still the one it was built against."""
+        earlier is used while the account's directory is still the one it was built against.
+        `sender_recent`: what store.flood counted on arrival (a held message decided again, or
+        released, is never counted again)."""
         if message.parsed is None:
             return Outcome(Decision("UNPARSEABLE", "the parser failed"), address_kind)
         if built is None or built.directory_version != account.directory_version:
@@ -141,6 +146,8 @@ class Deliverer:
             built = self.builder.build(session, account, user_id, address_kind, message)
             built.saved.update(saved)  # the same parts: their files are still on disk
         crm = facts.load(session, account, user_id, built.candidate, self.settings, built.authenticated)
+        if sender_recent:
+            crm = replace(crm, flood_limit=self.settings.flood_limit, sender_recent=sender_recent)
         return Outcome(decide(built.candidate, crm), address_kind, built, crm.thread is None)
 
     def write(self, session: Session, account: Account, user_id: int, outcome: Outcome,

@@ -1,9 +1,8 @@
-"""From durably spooled deliveries to decisions in the database, in named steps: keep raw,
-parse (run.build.prepare), build candidates and save attachment files (run.build, before any
-write transaction), deliver to each logging address (run.deliver, one transaction for a batch),
-then after the commit retry what that unblocks (run.retroactive) and forget the spool files.
-A batch that fails is redone one delivery at a time, a transaction per logging address. Only a
-fully committed delivery leaves the spool.
+"""From durably spooled deliveries to decisions in the database, in named steps: the sender
+check and the raw copy (run.senderauth), parse and build candidates and attachment files
+(run.build, before any write transaction), deliver to each logging address (run.deliver, one
+transaction for a batch), then after the commit retry what that unblocks (run.retroactive).
+A failed batch is redone one delivery at a time. Only a fully committed delivery leaves the spool.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ from smtp_logger.intake.spool import Spool, SpoolEntry
 from smtp_logger.run.build import Builder, Delivery, prepare
 from smtp_logger.run.deliver import Delivered, Deliverer, with_retries
 from smtp_logger.run.retroactive import Retroactive
+from smtp_logger.run.senderauth import SenderAuth
 from smtp_logger.store.blobs import BlobStore
 
 log = structlog.get_logger("smtp_logger.run.pipeline")
@@ -28,6 +28,7 @@ class Pipeline:
         self.builder = Builder(settings, BlobStore.under(spool.root))
         self.deliverer = Deliverer(settings, self.builder)
         self.retroactive = Retroactive(sessions, spool, self.builder, self.deliverer)
+        self.auth = SenderAuth(settings)  # the workers ask it whether a delivery waits for DNS
 
     def process_batch(self, entries: list[SpoolEntry]) -> list[tuple[SpoolEntry, Exception]]:
         """Process several spooled deliveries in one transaction (one commit, one look for held
@@ -36,8 +37,8 @@ class Pipeline:
         that failed even alone (they stay in the spool)."""
         if len(entries) == 1:
             return self._process_each(entries)
-        self.spool.keep_raw(entries)
-        deliveries = [prepare(self.spool, entry) for entry in entries]
+        entries = self.auth.keep_raw(self.spool, entries)
+        deliveries = [prepare(self.spool, entry, self.auth.verdict(entry)) for entry in entries]
         try:
             self.build(deliveries)
             delivered = self._write_batch(deliveries)
@@ -52,8 +53,8 @@ class Pipeline:
     def process(self, entry: SpoolEntry) -> None:
         """Process one spooled delivery completely (a transaction per logging address, retried
         on conflicts), then remove it from the spool."""
-        self.spool.keep_raw([entry])
-        delivery = prepare(self.spool, entry)
+        [entry] = self.auth.keep_raw(self.spool, [entry])
+        delivery = prepare(self.spool, entry, self.auth.verdict(entry))
         try:
             self.build([delivery])
             delivered = [with_retries(self.sessions, lambda s, first: self.deliverer.deliver(s, first, delivery, rcpt))
@@ -97,6 +98,7 @@ class Pipeline:
             delivery.message.remove_work_files()
         self.retroactive.after_commit([each.unblocked for each in delivered if each.unblocked],
                                       [each.received_id for each in delivered if each.held])
+        self.auth.forget([delivery.entry for delivery in deliveries])
         for delivery in deliveries:
             self.spool.done(delivery.entry)
 
@@ -111,3 +113,8 @@ class Pipeline:
         if unblocked:
             self.retroactive.retry_held(unblocked)
         return was_logged
+
+    def release_held(self, received_ids: list[int]) -> int:
+        """`smtp-logger held release`: decide these held messages again as the rules now would
+        (run.retroactive). Returns how many were logged."""
+        return self.retroactive.release(received_ids)

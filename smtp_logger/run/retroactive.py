@@ -1,7 +1,8 @@
 """Retroactive logging: a held message is decided again when what it waits for happens (a new
-contact address or name, a logged Message-ID), following the chain (a message logged now may
-unblock others). Each retry reads and builds the message before its write transaction, then
-decides it in one transaction of its own (store.lifecycle records the new status).
+contact address or name, a logged Message-ID) or when it is released (FLOOD), following the
+chain (a message logged now may unblock others). Each retry reads and builds the message before
+its write transaction, with the sender verdict stored with it (no new look-up), then decides it
+in one transaction of its own (store.lifecycle records the new status).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from smtp_logger.intake.spool import Spool
 from smtp_logger.run.build import Builder, Built, Message, read_message
 from smtp_logger.run.deliver import Deliverer, Unblocked, with_retries
+from smtp_logger.run.senderauth import stored
 from smtp_logger.store import accounts, held, received
 
 log = structlog.get_logger("smtp_logger.run.retroactive")
@@ -64,6 +66,18 @@ class Retroactive:
         """Called after contacts are created, given an address, or merged."""
         return self.retry_held(Unblocked(account_id, set(addresses), {n.casefold() for n in names if n}))
 
+    def release(self, received_ids: list[int]) -> int:
+        """Decide these held messages again as the rules now would (`smtp-logger held release`:
+        FLOOD is counted on arrival only, so they are logged unless another reason applies);
+        what a logged one unblocks is retried in turn. Returns how many were logged."""
+        logged = 0
+        for received_id in received_ids:
+            was_logged, unblocked = self.retry_one(received_id)
+            logged += was_logged
+            if unblocked:
+                logged += self.retry_held(unblocked)
+        return logged
+
     def recheck(self, received_id: int) -> None:
         """A message just held may wait for something another worker committed meanwhile."""
         with self.sessions() as session:
@@ -92,7 +106,7 @@ class Retroactive:
             row = received.held_message(session, received_id)
             if row is None:
                 return None, None
-            message = read_message(self.spool, row.raw_sha256, row.received_at, f"held{row.id}")
+            message = read_message(self.spool, row.raw_sha256, row.received_at, f"held{row.id}", stored(row))
             if message.parsed is None:
                 return message, None
             try:

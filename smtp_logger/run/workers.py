@@ -84,6 +84,7 @@ class SpoolWorker:
         self.quarantine = Quarantine(spool)
         self.max_attempts = max(1, pipeline.settings.max_attempts)
         self.outage = _Outage(pipeline.settings.db_url, stop)
+        self.dns_waits: dict[str, tuple[SpoolEntry, float]] = {}  # sender checks waiting for DNS
 
     def run(self) -> None:
         self.spool.release_claims(self.name)  # what this worker held when it last died
@@ -92,7 +93,7 @@ class SpoolWorker:
                 if self.outage.wait_until_back():
                     self._all_due_now()
                 continue
-            retried = self._retry_due()
+            retried = self._retry_due() | self._dns_due()
             entries = self._claim()
             if entries:
                 self._process_batch(entries)
@@ -123,7 +124,36 @@ class SpoolWorker:
         for retry in self.retries.values():
             retry.due, retry.delay = now, 1.0
 
+    def _ready(self, entries: list[SpoolEntry]) -> list[SpoolEntry]:
+        """Deliveries whose sender check waits for DNS stay claimed, and are looked at again later
+        (senderauth.py); the rest are processed now."""
+        ready = []
+        for entry in entries:
+            try:
+                wait = self.pipeline.auth.wait_seconds(entry)
+            except Exception as exc:  # processing will meet it again and retry as for any failure
+                log.error("sender_check_failed", spool_id=entry.spool_id, error=exc.__class__.__name__)
+                wait = None
+            if wait is None:
+                ready.append(entry)
+            else:
+                self.dns_waits[entry.spool_id] = (entry, time.monotonic() + wait)
+                log.info("sender_check_waits_for_dns", spool_id=entry.spool_id, retry_in=round(wait, 1))
+        return ready
+
+    def _dns_due(self) -> bool:
+        now = time.monotonic()
+        due = [entry for entry, at in self.dns_waits.values() if at <= now]
+        for entry in due:
+            del self.dns_waits[entry.spool_id]
+        if due:
+            self._process_batch(due)
+        return bool(due)
+
     def _process_batch(self, entries: list[SpoolEntry]) -> None:
+        entries = self._ready(entries)
+        if not entries:
+            return
         try:
             failed = self.pipeline.process_batch(entries)
         except Exception as exc:  # not even one by one: each is retried on its own later
@@ -157,6 +187,8 @@ class SpoolWorker:
         self.retries[entry.spool_id] = _Retry(entry, time.monotonic() + delay, delay)
 
     def _process(self, entry: SpoolEntry, delay: float) -> None:
+        if not self._ready([entry]):
+            return
         try:
             self.pipeline.process(entry)
             self.counts.add(processed=1)

@@ -240,7 +240,8 @@ class ReceivedMessage(Base):
     """One delivery to one logging address; `status` is owned by smtp_logger.store.lifecycle."""
 
     __tablename__ = "received_messages"
-    __table_args__ = (UniqueConstraint("spool_id", "logging_address"),)
+    __table_args__ = (UniqueConstraint("spool_id", "logging_address"),
+                      Index("ix_received_flood", "logging_address", "from_address", "received_at"))
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
@@ -255,6 +256,13 @@ class ReceivedMessage(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     status: Mapped[str] = mapped_column(String(20), index=True)
     reason: Mapped[str] = mapped_column(String(40))
+    # The From: address (flood counting) and the sender check's verdict (migration 0004).
+    from_address: Mapped[str | None] = mapped_column(String(320))
+    auth_method: Mapped[str | None] = mapped_column(String(30))
+    auth_spf: Mapped[str | None] = mapped_column(String(16))
+    auth_dkim: Mapped[str | None] = mapped_column(String(16))
+    auth_dmarc: Mapped[str | None] = mapped_column(String(16))
+    auth_verdict: Mapped[str | None] = mapped_column(String(8))  # pass | fail | NULL (not checked)
 
 
 class HeldWait(Base):

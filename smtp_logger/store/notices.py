@@ -25,7 +25,7 @@ from smtp_logger.store.rows import defer, insert_id
 from smtp_logger.understand.addresses import domain_of
 from smtp_logger.understand.companies import FREE_MAIL_DOMAINS
 
-AUTOMATIC = ("BOUNCE", "AUTO_REPLY")  # classifications of mail written by machines: never answered
+AUTOMATIC = ("OWN_NOTICE", "BOUNCE", "AUTO_REPLY")  # classifications of mail written by machines: never answered
 
 
 @dataclass(frozen=True)

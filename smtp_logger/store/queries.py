@@ -93,15 +93,21 @@ def why(session: Session, account_id: int | None, message_id: str) -> list[dict]
     # A forward's decision carries the wrapper's Message-ID; the user knows the original's
     # (it is the one on the timeline), so decisions that logged it are found by that too.
     logged_as = select(Engagement.id).where(Engagement.message_id == message_id)
-    query = select(Decision).where(or_(Decision.message_id == message_id,
-                                       Decision.engagement_id.in_(logged_as)))
+    query = select(Decision, ReceivedMessage).join(
+        ReceivedMessage, ReceivedMessage.id == Decision.received_message_id).where(
+        or_(Decision.message_id == message_id, Decision.engagement_id.in_(logged_as)))
     if account_id is not None:
         query = query.where(Decision.account_id == account_id)
     return [{
         "logging_address": d.logging_address, "logged": d.reason == LOGGED, "reason": d.reason,
         "explanation": explain(d.reason, d.detail), "engagement_id": d.engagement_id,
-        "decided_at": d.decided_at.isoformat(),
-    } for d in session.scalars(query.order_by(Decision.id))]
+        "decided_at": d.decided_at.isoformat(), "auth": _auth(m),
+    } for d, m in session.execute(query.order_by(Decision.id))]
+
+
+def _auth(m: ReceivedMessage) -> dict:
+    """The sender check's results as `why --json` shows them (null: not checked)."""
+    return {"spf": m.auth_spf, "dkim": m.auth_dkim, "dmarc": m.auth_dmarc, "method": m.auth_method or "none"}
 
 
 def recent(session: Session, limit: int, account_id: int | None = None) -> list[dict]:

@@ -1,2 +1,2 @@
-"""Is the sender who the message claims? DKIM (and the trusted upstream Authentication-Results)
-today. May do DNS; imports understand/ and base/ only, and writes nothing."""
+"""Is the sender who the message claims? SPF, DKIM and DMARC against DNS, or a trusted upstream's
+Authentication-Results. May do DNS; imports understand/ and base/ only, and writes nothing."""

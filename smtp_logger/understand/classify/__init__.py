@@ -1,6 +1,6 @@
-"""classify: the one owner of the BOUNCE / AUTO_REPLY / SPAM verdicts, over a parsed message or over
-the headers a forward shows of its original. Pure functions over headers and MIME structure (no
-body guessing beyond fixed subject phrases); never raises. Imports only understand.mime."""
+"""classify: the one owner of the OWN_NOTICE / BOUNCE / AUTO_REPLY / SPAM verdicts, over a parsed
+message or over the headers a forward shows of its original. Pure functions over headers and
+MIME structure (no body guessing beyond fixed subject phrases); never raises. Imports only understand/."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ MACHINE_MADE = ("BOUNCE", "AUTO_REPLY")  # written by a machine: never conversat
 # --------------------------------------------------------------------------- verdict
 
 DETECTORS: list[tuple[str, Check]] = [
-    ("AUTO_REPLY", detect_own_notice),  # our own notice came back (or is enclosed): never logged
+    ("OWN_NOTICE", detect_own_notice),  # our own notice came back (or is enclosed): never logged
     ("BOUNCE", detect_bounce),
     ("AUTO_REPLY", detect_auto_reply),
     ("SPAM", detect_spam),
@@ -31,8 +31,8 @@ DETECTORS: list[tuple[str, Check]] = [
 
 
 def classify(msg: Message) -> tuple[str, str] | None:
-    """("BOUNCE" | "AUTO_REPLY" | "SPAM", reason) in that precedence (our own notices first, as
-    AUTO_REPLY), or None for conversation."""
+    """("OWN_NOTICE" | "BOUNCE" | "AUTO_REPLY" | "SPAM", reason) in that precedence, or None
+    for conversation."""
     for code, detect in DETECTORS:
         reason = detect(msg)
         if reason:

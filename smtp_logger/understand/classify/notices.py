@@ -1,8 +1,8 @@
 """Our own notices coming back: recognised by the trace header every notice carries
 (NOTICE_HEADER), on the message itself, on a message it encloses (a forward as attachment, a
 bounce's returned headers), or written in a forwarded text (the notice prints it in its footer).
-Such mail is never logged and never answered (AUTO_REPLY, and decide/notices.py sends nothing
-about automatic mail). Pure; never raises; reads at most the first PART_LIMIT parts.
+Such mail is never logged and never answered (OWN_NOTICE, first in the rules; decide/notices.py
+has no notice for it). Pure; never raises; reads at most the first PART_LIMIT parts.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ import smtp_logger.store.models
 
 
 revision = '0007'
-down_revision = '0006'  # re-chained after main's 0003 and 0006 (was 0002)
+down_revision = '0004'  # re-chained: 0003, 0006 (notices), 0004 (sender auth, flood), then this
 branch_labels = None
 depends_on = None
 
