@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -14,25 +13,10 @@ import pytest
 
 from .conftest import free_port, make_env
 from .mailers import message, msgid, send
+from .servers import serve
 
 ALICE = "alice@ours.example"
 BIN = Path(sys.executable).parent / "smtp-logger"
-
-
-def _start(env: dict) -> subprocess.Popen:
-    proc = subprocess.Popen([str(BIN), "serve"], env={**os.environ, **env}, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    port = int(env["SMTP_LOGGER_PORT"])
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            import socket
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise AssertionError("server did not start: " + proc.stderr.read().decode()[-2000:])
 
 
 def _wait_for(predicate, timeout=60):
@@ -58,7 +42,7 @@ def test_sigkill_after_250_loses_nothing_and_duplicates_nothing(tmp_path, db_url
     env = make_env(tmp_path, db_url, port=port, worker_processes=2)  # production mode
     cli.env = env
     user = cli.json("users", "add", ALICE)
-    proc = _start(env)
+    proc = serve(env, tmp_path / "serve.log")
     burst = [message(ALICE, [f"buyer{i}@acme.example"], subject=f"Offer {i}") for i in range(40)]
     try:
         for m in burst:
@@ -67,7 +51,7 @@ def test_sigkill_after_250_loses_nothing_and_duplicates_nothing(tmp_path, db_url
         proc.send_signal(signal.SIGKILL)  # right after the last 250
         proc.wait(10)
     spooled = list((tmp_path / "data" / "spool" / "new").iterdir())
-    proc = _start(env)
+    proc = serve(env, tmp_path / "serve.log")
     try:
         def all_decided():
             return all(cli.json("why", msgid(m)) for m in burst)
@@ -104,7 +88,7 @@ def test_a_killed_worker_is_replaced_and_its_deliveries_are_logged(tmp_path, db_
     env = make_env(tmp_path, db_url, port=port, worker_processes=2)
     cli.env = env
     user = cli.json("users", "add", ALICE)
-    proc = _start(env)
+    proc = serve(env, tmp_path / "serve.log")
     burst = [message(ALICE, [f"buyer{i}@acme.example"], subject=f"Offer {i}") for i in range(30)]
     try:
         assert _wait_for(lambda: len(_orphans(tmp_path)) == 2, timeout=30), "two workers expected"
@@ -160,7 +144,7 @@ def test_stopping_the_process_group_stops_the_server_and_its_workers(tmp_path, d
     env = make_env(tmp_path, db_url, port=port, worker_processes=2)
     cli.env = env
     user = cli.json("users", "add", ALICE)
-    proc = _start(env)
+    proc = serve(env, tmp_path / "serve.log")
     m = message(ALICE, ["buyer@acme.example"], subject="Before the stop")
     try:
         assert _wait_for(lambda: len(_orphans(tmp_path)) == 2, timeout=30), "two workers expected"

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -21,6 +20,7 @@ import trustme
 from .conftest import Cli, free_port, make_env, start_receiver
 from .mailers import message, msgid, send
 from .relay import SecureSink, Sink, Tarpit
+from .servers import serve
 
 ALICE = "alice@ours.example"
 BIN = Path(sys.executable).parent / "smtp-logger"
@@ -50,21 +50,6 @@ class StallingSink(Sink):
         self.data_started.set()
         await asyncio.sleep(3600)
         return "250 never"
-
-
-def serve(env: dict) -> subprocess.Popen:
-    proc = subprocess.Popen([str(BIN), "serve"], env={**os.environ, **env}, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    port = int(env["SMTP_LOGGER_PORT"])
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise AssertionError("server did not start: " + proc.stderr.read().decode()[-2000:])
 
 
 def kill(proc: subprocess.Popen) -> None:
@@ -132,7 +117,7 @@ def test_killed_between_decision_and_send_the_notice_is_sent_after_restart_once(
                    notify_smtp_port=relay.port, notify_retry_seconds=0.5)
     cli = Cli(env)
     alice = cli.json("users", "add", ALICE)
-    proc = serve(env)
+    proc = serve(env, tmp_path / "serve.log")
     lost = forward_without_original("Fwd: decided before the crash")
     try:
         send(port, lost, [alice["forward_address"]], mail_from=ALICE)
@@ -142,7 +127,7 @@ def test_killed_between_decision_and_send_the_notice_is_sent_after_restart_once(
     finally:
         kill(proc)
     relay.start()
-    proc = serve(env)
+    proc = serve(env, tmp_path / "serve.log")
     try:
         [caught] = relay.wait(1)
         wait_until(lambda: cli.json("notices", "list")[0]["status"] == "sent", what="sent after the restart")
@@ -162,7 +147,7 @@ def test_killed_while_sending_the_notice_is_sent_once_more_after_its_lease(tmp_p
                    notify_smtp_port=stalling.port, notify_smtp_timeout=1)
     cli = Cli(env)
     alice = cli.json("users", "add", ALICE)
-    proc = serve(env)
+    proc = serve(env, tmp_path / "serve.log")
     try:
         send(port, forward_without_original("Fwd: in flight"), [alice["forward_address"]], mail_from=ALICE)
         assert stalling.data_started.wait(30), "the notice never reached the relay"
@@ -172,7 +157,7 @@ def test_killed_while_sending_the_notice_is_sent_once_more_after_its_lease(tmp_p
     [notice] = cli.json("notices", "list")
     assert notice["status"] == "sending" and notice["attempts"] == 1
     relay = Sink(stalling.port).start()
-    proc = serve(env)
+    proc = serve(env, tmp_path / "serve.log")
     try:
         [caught] = relay.wait(1, timeout=30)  # once the dead sender's lease (8 s here) ran out
         wait_until(lambda: cli.json("notices", "list")[0]["status"] == "sent", what="sent")
