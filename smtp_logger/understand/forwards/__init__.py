@@ -1,7 +1,6 @@
-"""forwards: the customer's original inside a forward (an enclosed message/rfc822 first, then the
-inline block of the text or HTML body), subject prefixes and deal tags, the "Contact:" line of the
-forwarder's note, and `OriginalMessage`; pure, never raises
-on junk. Imports understand's mime, classify (is the original machine-made?), addresses, htmltext."""
+"""forwards: the customer's original inside a forward (an enclosed message/rfc822 first, then the inline block of
+the text or HTML body), subject prefixes and deal tags, the note's "Contact:" line, `OriginalMessage`; pure,
+never raises on junk. Imports understand's mime, classify (is the original machine-made?), addresses, htmltext."""
 
 from smtp_logger.understand.addresses import Mailbox, parse_mailbox, parse_mailbox_list
 from smtp_logger.understand.forwards.attached import find_original, read_original
