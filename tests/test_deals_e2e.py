@@ -280,3 +280,22 @@ def test_the_override_works_for_a_forward_as_attachment_too(receiver, alice):
     [engagement] = rx.cli.json("timeline", "carol@acme.example")
     assert engagement["from"] == "dave@carrier.example" and engagement["message_id"] == "loads@carrier.example"
     rx.cli("contacts", "show", "mallory@evil.example", expect=1)
+
+
+# -- merges and purges keep deals consistent -----------------------------------------------------
+
+def test_a_merge_moves_deals_and_a_purge_removes_the_links(receiver, alice):
+    rx = receiver
+    rx.cli("contacts", "add", "bob@acme.example")
+    rx.cli("contacts", "add", "robert@acme.example")
+    both = deal(rx, "Both", "bob@acme.example", "robert@acme.example")
+    robert_only = deal(rx, "Robert's", "robert@acme.example")
+    rx.cli("contacts", "merge", "bob@acme.example", "robert@acme.example")
+    assert [d["id"] for d in rx.cli.json("deals", "list", "--contact", "bob@acme.example")] == [both, robert_only]
+    assert rx.cli.json("deals", "list")[0]["contacts"] == ["bob@acme.example"]
+    bcc(rx, alice, ["bob@acme.example"], f"[deal:{both}] Terms")
+    rx.drain()
+    assert deals_on(rx, "bob@acme.example", f"[deal:{both}] Terms") == [(both, "tag")]
+    rx.cli("never-log", "purge", "acme.example", "--yes")
+    assert rx.cli.json("timeline", "bob@acme.example") == []
+    assert [d["id"] for d in rx.cli.json("deals", "list")] == [both, robert_only]  # the deals stay

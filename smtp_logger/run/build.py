@@ -98,12 +98,19 @@ def read_message(spool: Spool, raw_sha256: str, received_at: datetime, prefix: s
 def prepare(spool: Spool, entry: SpoolEntry, auth: AuthVerdict = NOT_CHECKED) -> Delivery:
     """A delivery already kept raw, parsed, with its sender check's verdict."""
     received_at = datetime.fromtimestamp(entry.received_at, timezone.utc)
-    refs: dict[str, list[str]] = {}
-    for each in entry.rcpt_tos:
-        rcpt, ref = split_record_address(each.lower())
-        refs.setdefault(rcpt, []).extend([ref] if ref and ref not in refs.get(rcpt, ()) else [])
+    refs = logging_addresses(entry.rcpt_tos)
     return Delivery(entry, read_message(spool, entry.sha256, received_at, entry.spool_id, auth),
                     list(refs), deal_refs={rcpt: ids for rcpt, ids in refs.items() if ids})
+
+
+def logging_addresses(rcpt_tos: list[str]) -> dict[str, list[str]]:
+    """A delivery's logging addresses, in order, each with the deal ids its record addresses
+    (`<token>+deal-<id>@…`) named."""
+    refs: dict[str, list[str]] = {}
+    for each in rcpt_tos:
+        rcpt, ref = split_record_address(each.lower())
+        refs.setdefault(rcpt, []).extend([ref] if ref and ref not in refs.get(rcpt, ()) else [])
+    return refs
 
 
 def outsiders_take_part(candidate: Candidate, internal: frozenset[str]) -> bool:

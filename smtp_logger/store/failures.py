@@ -12,21 +12,17 @@ from sqlalchemy.orm import Session
 
 from smtp_logger.decide.reasons import PROCESSING_FAILED
 from smtp_logger.decide.rules import Decision
-from smtp_logger.intake.addresses import split_record_address
 from smtp_logger.store import accounts, deals, lifecycle, notices, received
 
 
-def record_processing_failed(session: Session, settings, *, spool_id: str, rcpt_tos: list[str],
+def record_processing_failed(session: Session, settings, *, spool_id: str, recipients: dict[str, list[str]],
                              mail_from: str, message_id: str | None, raw_sha256: str, size: int,
                              received_at: datetime, detail: str) -> int:
     """PROCESSING_FAILED for every logging address of the delivery not decided yet (one that
-    was decided before another address failed keeps its decision). Returns how many."""
+    was decided before another address failed keeps its decision). `recipients`: each logging
+    address with the deal ids its record addresses named (kept for the retry). Returns how many."""
     recorded = 0
-    asked: dict[str, list[str]] = {}  # logging address -> deal ids its record addresses named
-    for each in rcpt_tos:
-        rcpt, ref = split_record_address(each.lower())
-        asked.setdefault(rcpt, []).extend([ref] if ref else [])
-    for rcpt, refs in asked.items():
+    for rcpt, refs in recipients.items():
         address = accounts.any_address(session, rcpt)
         if address is None or received.recorded(session, spool_id, rcpt) is not None:
             continue
