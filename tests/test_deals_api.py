@@ -67,6 +67,7 @@ def test_deals_endpoints_and_their_tenancy(two):
     problem(ours.post("/v1/deals", json={"name": "No contacts", "contacts": []}), 422, "invalid-request")
     problem(ours.post("/v1/deals", json={"name": "Free", "contacts": [BOB], "company": "gmail.com"}), 400,
             "invalid-value")
+    problem(ours.post("/v1/deals", json={"name": "   ", "contacts": [BOB]}), 400, "invalid-value")
     problem(ours.patch(f"/v1/deals/{deal['id']}", json={"stage": "maybe"}), 422, "invalid-request")
     problem(ours.get("/v1/deals/999999"), 404, "not-found")
 

@@ -36,6 +36,8 @@ def list_deals(account: Account, api: State, limit: pages.Limit = 100, cursor: p
 @router.post("/deals", response_model=Deal, status_code=201, tags=["deals"],
              summary="Create an open deal of these contacts (as `deals add`)")
 def add_deal(body: DealIn, account: Account, api: State):
+    if not body.name.strip():
+        raise ApiProblem("invalid-value", "a deal's name cannot be blank")
     with api.unit() as session:
         try:
             deal = deals.add_deal(session, account, body.name.strip(), body.contacts,
