@@ -10,7 +10,7 @@ import time
 import structlog
 from fastapi import FastAPI, Request
 
-from smtp_logger.api import hooks, problems, read, write
+from smtp_logger.api import deals, hooks, problems, read, write
 from smtp_logger.api.deps import ApiState
 from smtp_logger.run.netguard import system_resolve
 
@@ -21,11 +21,11 @@ VERSION = "1.0.0"
 
 def create_app(settings, resolve=system_resolve) -> FastAPI:
     app = FastAPI(title="smtp_logger API", version=VERSION, openapi_url="/v1/openapi.json", docs_url=None,
-                  redoc_url=None, description="Timelines, decisions, held mail, contacts and webhooks of one "
+                  redoc_url=None, description="Timelines, decisions, held mail, contacts, deals and webhooks of one "
                   "account (the API key's). Errors are RFC 9457 problem details; lists page with "
                   "`?limit=&cursor=` and a `next_cursor`; times are ISO 8601 UTC.")
     app.state.api = ApiState.build(settings, resolve)
-    for router in (read.router, write.router, hooks.router):
+    for router in (read.router, write.router, hooks.router, deals.router):
         app.include_router(router)
     problems.install(app)
 

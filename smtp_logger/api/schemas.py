@@ -48,6 +48,18 @@ class Company(BaseModel):
     name: str
 
 
+class DealLink(BaseModel):
+    id: int
+    name: str
+    linked_by: Literal["policy", "address", "tag"]
+
+
+class IgnoredDeal(BaseModel):
+    id: int
+    via: Literal["address", "tag"]
+    reason: Literal["not_found", "other_account"]
+
+
 class Engagement(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
     id: int
@@ -68,6 +80,7 @@ class Engagement(BaseModel):
     contacts: list[str]
     companies: list[Company]
     owner: str | None
+    deals: list[DealLink] = Field(default_factory=list)
 
 
 class Change(BaseModel):
@@ -91,6 +104,9 @@ class DecisionOut(BaseModel):
     explanation: str
     engagement_id: int | None
     decided_at: str
+    deals: list[DealLink] = Field(default_factory=list)
+    deal_ignored: list[IgnoredDeal] = Field(default_factory=list, description="Record addresses and tags "
+                                            "naming no deal of the account")
 
 
 class Held(BaseModel):
@@ -191,6 +207,8 @@ class AccountOut(BaseModel):
     log_all_from_contacts: bool
     notify: str = Field(description="How users are told by default (`smtp-logger notices set`)")
     language: str = Field(description="Of the notices to users")
+    deal_links: Literal["none", "only_one", "recent"] = Field(description="Which open deals a logged email is linked to")
+    deal_links_max: int = Field(description="How many with `recent`")
 
 
 class AccountPatch(BaseModel):
@@ -199,6 +217,34 @@ class AccountPatch(BaseModel):
     create_contacts: bool | None = None
     log_all_from_contacts: bool | None = None
     language: Literal["en", "nl"] | None = None
+    deal_links: Literal["none", "only_one", "recent"] | None = None
+    deal_links_max: Annotated[int, Field(ge=1, le=100)] | None = None
+
+
+class Deal(BaseModel):
+    id: int
+    name: str
+    stage: Literal["open", "won", "lost"]
+    contacts: list[str]
+    company: str | None
+    owner: str | None
+    created_at: str
+    updated_at: str
+    bcc_address: str | None = Field(description="Record address: mail BCC'd to it is logged on the deal")
+    forward_address: str | None = Field(description="Record address for forwards")
+
+
+class DealIn(BaseModel):
+    name: Name
+    contacts: list[Email] = Field(min_length=1, max_length=50)
+    company: Annotated[str, StringConstraints(min_length=3, max_length=255, pattern=r"^[A-Za-z0-9.-]+$")] | None = \
+        Field(None, description="The company's domain")
+    owner: Email | None = Field(None, description="A user's email")
+
+
+class DealPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    stage: Literal["open", "won", "lost"]
 
 
 EventType = Literal["engagement.logged", "engagement.updated", "engagement.deleted", "message.held",

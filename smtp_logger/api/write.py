@@ -182,5 +182,6 @@ def account_show(account: Account, api: State):
 def account_set(body: AccountPatch, account: Account, api: State):
     with api.unit() as session:
         changed = accounts.set_options(accounts.get_account(session, account), body.name, body.create_contacts,
-                                       body.log_all_from_contacts, body.language)
+                                       body.log_all_from_contacts, body.language, body.deal_links,
+                                       body.deal_links_max)
         return queries.account_dict(changed)

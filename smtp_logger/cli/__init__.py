@@ -11,6 +11,7 @@ from smtp_logger.cli import (  # noqa: F401  (they register their commands)
     ask,
     config,
     customers,
+    deals,
     notices,
     people,
     serve,

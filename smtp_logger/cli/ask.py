@@ -36,8 +36,20 @@ def why(obj: Context, message_id, as_json):
         rows = queries.why(session, obj.account_id(session), message_id)
     if not rows and not as_json:
         raise UserError(f"no message with Message-ID {message_id} was received")
-    text = "\n".join(f"{r['logging_address']}: {r['reason']} - {r['explanation']}" for r in rows)
+    text = "\n".join(f"{r['logging_address']}: {r['reason']} - {r['explanation']}" + _deal_lines(r) for r in rows)
     emit(rows, as_json, text)
+
+
+IGNORED_BECAUSE = {"not_found": "there is no such deal", "other_account": "it belongs to another account"}
+
+
+def _deal_lines(row: dict) -> str:
+    """The deals a decision linked, and the record addresses or tags it ignored, one line each."""
+    lines = [f"  linked to deal {d['id']} ({d['name']}) by {d['linked_by']}" for d in row.get("deals", [])]
+    lines += [f"  deal {d['id']} ignored ({'record address' if d['via'] == 'address' else 'subject tag'}): "
+              f"{IGNORED_BECAUSE.get(d['reason'], d['reason'])}; the email was logged without it"
+              for d in row.get("deal_ignored", [])]
+    return "".join("\n" + line for line in lines)
 
 
 @main.command()

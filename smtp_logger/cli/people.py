@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 
 from smtp_logger.cli.base import Context, emit, main, pass_ctx, valid_address
+from smtp_logger.decide.deals import MAX_LINKS_MAX, POLICIES
 from smtp_logger.store import accounts, queries
 
 # -- account --------------------------------------------------------------------------------
@@ -34,13 +35,19 @@ def account_show(obj: Context, as_json):
 @click.option("--log-all-from-contacts/--no-log-all-from-contacts", default=None,
               help="Automatic copies from known contacts are logged even outside logged threads (default off).")
 @click.option("--language", type=click.Choice(["en", "nl"]), default=None, help="Of the notices to users.")
+@click.option("--deal-links", type=click.Choice(POLICIES), default=None,
+              help="Which open deals a logged email is linked to (default only_one).")
+@click.option("--deal-links-max", type=click.IntRange(1, MAX_LINKS_MAX), default=None,
+              help="How many with --deal-links recent (default 5).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
-def account_set(obj: Context, create_contacts, log_all_from_contacts, language, as_json):
+def account_set(obj: Context, create_contacts, log_all_from_contacts, language, deal_links, deal_links_max,
+                as_json):
     """Account settings (how users are told: `smtp-logger notices set`)."""
     with obj.session() as session:
         acct = accounts.set_options(accounts.get_account(session, obj.account_id(session)), language=language,
-                                    create_contacts=create_contacts, log_all_from_contacts=log_all_from_contacts)
+                                    create_contacts=create_contacts, log_all_from_contacts=log_all_from_contacts,
+                                    deal_links=deal_links, deal_links_max=deal_links_max)
         data = queries.account_dict(acct)
     emit(data, as_json, _account_text(data))
 

@@ -16,7 +16,7 @@ from smtp_logger.decide.rules import Candidate
 from smtp_logger.understand.addresses import Mailbox
 from smtp_logger.understand.classify import find_confirmation, is_machine_made
 from smtp_logger.understand.contenthash import content_hash
-from smtp_logger.understand.forwards import OriginalMessage, normalize_subject, read_original
+from smtp_logger.understand.forwards import OriginalMessage, named_contact, normalize_subject, read_original
 from smtp_logger.understand.parse import AttachmentPart, ParsedMessage
 from smtp_logger.understand.replytext import reply_text, reply_text_from_html
 
@@ -81,7 +81,8 @@ def _from_original(o: OriginalMessage, way: str, user_addresses: frozenset[str],
         delivery=way, direction=direction, from_=o.from_, to=tuple(o.to), cc=tuple(o.cc),
         subject=o.subject, sent_at=sent_at, thread_keys=keys, dedup_key=dedup,
         subject_key=normalize_subject(o.subject), original_found=True,
-        automatic=o.automatic if is_machine_made(o.automatic) else parsed.automatic, unparseable=False)
+        automatic=o.automatic if is_machine_made(o.automatic) else parsed.automatic, unparseable=False,
+        named_contact=named_contact(o.note))
     attachments = [a for a in parsed.attachments if a.content_type != "message/rfc822"] \
         if o.source == "attachment" else parsed.attachments
     content = Content(o.subject, sent_at, _offset_of(sent_at), o.body_text, o.body_html,

@@ -35,6 +35,7 @@ class Candidate:
     automatic: tuple[str, str] | None = None  # ("OWN_NOTICE" | "BOUNCE" | "AUTO_REPLY" | "SPAM", why)
     unparseable: bool = False
     confirmation: Confirmation | None = None  # a provider asks to confirm automatic forwarding
+    named_contact: Mailbox | None = None  # a forwarder's "Contact:" line: logged on them instead
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,12 @@ def loggable_participants(c: Candidate, facts: CrmFacts) -> list[Mailbox]:
     return [b for b in external_participants(c, facts) if not is_never_log(b.address, facts)]
 
 
+def overriding_contact(c: Candidate, facts: CrmFacts) -> Mailbox | None:
+    """The contact a forwarder named in their note, unless that is someone inside the account."""
+    named = c.named_contact
+    return named if named is not None and not is_internal(named.address, facts) else None
+
+
 def _thread_owned_by_user(thread: ThreadFacts, user: UserFacts) -> bool:
     if thread.owner_team_id is not None:
         return thread.owner_team_id in user.team_ids
@@ -220,6 +227,8 @@ def automatic_mail(c: Candidate, facts: CrmFacts) -> Decision | None:
 def never_log(c: Candidate, facts: CrmFacts) -> Decision | None:
     if c.delivery == "auto_copy" and facts.thread is not None and facts.thread.never_log:
         return Decision("NEVER_LOG", "the thread started with an address on a never-log list")
+    if (named := overriding_contact(c, facts)) and is_never_log(named.address, facts):
+        return Decision("NEVER_LOG", f"the contact named in your note, {named.address}, is on a never-log list")
     if c.direction == "incoming" and is_never_log(sender_address(c, facts), facts):
         return Decision("NEVER_LOG", f"the sender {sender_address(c, facts)} is on a never-log list")
     externals = external_participants(c, facts)
@@ -239,7 +248,7 @@ def original_not_found(c: Candidate, facts: CrmFacts) -> Decision | None:
 def original_sender_unknown(c: Candidate, facts: CrmFacts) -> Decision | None:
     if c.delivery != "manual_forward" or c.from_ is None or c.from_.address:
         return None
-    if sender_address(c, facts):
+    if sender_address(c, facts) or overriding_contact(c, facts):
         return None
     matches = len(facts.contacts_by_name.get((c.from_.name or "").casefold(), ()))
     why = "several contacts have" if matches else "no contact has"
@@ -251,7 +260,7 @@ def original_sender_unknown(c: Candidate, facts: CrmFacts) -> Decision | None:
 @gives("NO_EXTERNAL_RECIPIENTS")
 def no_external_recipients(c: Candidate, facts: CrmFacts) -> Decision | None:
     if c.direction == "incoming" and c.delivery == "manual_forward":
-        if sender_address(c, facts) is None:
+        if sender_address(c, facts) is None and not overriding_contact(c, facts):
             return Decision("NO_EXTERNAL_RECIPIENTS", "the forwarded email has no sender address")
         return None
     if c.direction == "incoming":
@@ -325,6 +334,8 @@ CHECKS: tuple[Check, ...] = (
 
 def plan_logging(c: Candidate, facts: CrmFacts) -> LogPlan:
     people = loggable_participants(c, facts)
+    if named := overriding_contact(c, facts):
+        people = [named]  # the forwarder's choice; the original's sender stays its From
     if c.delivery == "auto_copy":  # an automatic copy never creates a contact
         people = [p for p in people if p.address in facts.contacts]
     existing = tuple(dict.fromkeys(facts.contacts[p.address] for p in people if p.address in facts.contacts))

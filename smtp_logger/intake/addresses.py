@@ -4,17 +4,29 @@ address in the copy is accepted without asking; one that is not is asked about (
 from the database every few seconds, saved in data_dir (mode 0600: the tokens are secrets) so
 a restart during an outage still has it. A command that changes logging addresses touches a
 marker file beside it; until the next refresh has seen that change, every RCPT asks the database.
+A record address (`<token>+deal-<id>@domain`) is its logging address with a deal id: RCPT asks
+about the logging address (`split_record_address`), the envelope keeps the whole address.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 
 COPY_FILE = "live_addresses.json"
 MARKER_FILE = "live_addresses.changed"
+_RECORD = re.compile(r"^(?P<token>[^@+]+)\+deal-(?P<ref>[0-9]{1,18})@(?P<domain>[^@]+)$")
+
+
+def split_record_address(address: str) -> tuple[str, str | None]:
+    """("token@domain", "12") for "token+deal-12@domain"; (address, None) for any other address."""
+    match = _RECORD.match(address)
+    if match is None:
+        return address, None
+    return f"{match['token']}@{match['domain']}", str(int(match["ref"]))
 
 
 def _stamp(path: Path) -> list | None:

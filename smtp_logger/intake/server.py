@@ -14,6 +14,7 @@ from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP, syntax
 
 from smtp_logger.intake import replies
+from smtp_logger.intake.addresses import split_record_address
 from smtp_logger.intake.data import CHUNK, DotUnstuffer
 from smtp_logger.intake.disk import reply_for_spool_error
 from smtp_logger.intake.headers import HeaderScan
@@ -37,7 +38,7 @@ class Handler:
         if refusal:
             return refusal
         normalized = address.strip().lower()
-        live = await self.app.is_live_address(normalized)
+        live = await self.app.is_live_address(split_record_address(normalized)[0])  # a record address too
         if live is None:  # not in our copy, and the database cannot be asked now
             log.warning("rcpt_deferred", peer=_peer(session), why="database unavailable")
             return replies.ERR_TEMP_LOCAL

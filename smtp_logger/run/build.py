@@ -16,10 +16,12 @@ from sqlalchemy.orm import Session
 
 from smtp_logger.decide import candidate as candidates
 from smtp_logger.decide.rules import Candidate
+from smtp_logger.intake.addresses import split_record_address
 from smtp_logger.intake.spool import Spool, SpoolEntry
 from smtp_logger.store import accounts, directory
 from smtp_logger.store.blobs import BlobStore, SavedAttachment
 from smtp_logger.store.models import Account
+from smtp_logger.understand.forwards import deal_tags
 from smtp_logger.understand.parse import AttachmentPart, ParsedMessage, parse_file
 from smtp_logger.verify.verdict import NOT_CHECKED, AuthVerdict
 
@@ -37,6 +39,7 @@ class Built:
     authenticated: bool | None
     may_be_logged: bool
     saved: dict[int, SavedAttachment] = field(default_factory=dict)
+    deal_tags: tuple[str, ...] = ()  # `[deal:<id>]` in its subject, or in the forward's own
 
     def saved_attachments(self) -> tuple[SavedAttachment, ...] | None:
         """The content's attachments as saved files; None if any was not saved."""
@@ -74,8 +77,9 @@ class Delivery:
 
     entry: SpoolEntry
     message: Message
-    recipients: list[str]
+    recipients: list[str]  # logging addresses (a record address's without its `+deal-<id>`)
     built: dict[str, Built] = field(default_factory=dict)  # by logging address
+    deal_refs: dict[str, list[str]] = field(default_factory=dict)  # deal ids its record addresses named
 
 
 def read_message(spool: Spool, raw_sha256: str, received_at: datetime, prefix: str,
@@ -94,8 +98,19 @@ def read_message(spool: Spool, raw_sha256: str, received_at: datetime, prefix: s
 def prepare(spool: Spool, entry: SpoolEntry, auth: AuthVerdict = NOT_CHECKED) -> Delivery:
     """A delivery already kept raw, parsed, with its sender check's verdict."""
     received_at = datetime.fromtimestamp(entry.received_at, timezone.utc)
+    refs = logging_addresses(entry.rcpt_tos)
     return Delivery(entry, read_message(spool, entry.sha256, received_at, entry.spool_id, auth),
-                    list(dict.fromkeys(a.lower() for a in entry.rcpt_tos)))
+                    list(refs), deal_refs={rcpt: ids for rcpt, ids in refs.items() if ids})
+
+
+def logging_addresses(rcpt_tos: list[str]) -> dict[str, list[str]]:
+    """A delivery's logging addresses, in order, each with the deal ids its record addresses
+    (`<token>+deal-<id>@…`) named."""
+    refs: dict[str, list[str]] = {}
+    for each in rcpt_tos:
+        rcpt, ref = split_record_address(each.lower())
+        refs.setdefault(rcpt, []).extend([ref] if ref and ref not in refs.get(rcpt, ()) else [])
+    return refs
 
 
 def outsiders_take_part(candidate: Candidate, internal: frozenset[str]) -> bool:
@@ -132,7 +147,8 @@ class Builder:
         may_be_logged = outsiders_take_part(candidate, known.internal)
         if may_be_logged:
             _ = content.reply_text  # worked out now, outside the write transaction
-        return Built(account.directory_version, candidate, content, authenticated, may_be_logged)
+        tags = tuple(dict.fromkeys(deal_tags(candidate.subject) + deal_tags(message.parsed.subject)))
+        return Built(account.directory_version, candidate, content, authenticated, may_be_logged, deal_tags=tags)
 
     def build_deliveries(self, session: Session, deliveries: list[Delivery]) -> None:
         """Build the candidate of every parsed delivery for each of its logging addresses."""

@@ -14,9 +14,10 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from smtp_logger.decide.rules import Decision, decide
+from smtp_logger.run import deallinks
 from smtp_logger.run.build import Builder, Built, Delivery, Message
 from smtp_logger.run.senderauth import columns
-from smtp_logger.store import accounts, engagements, facts, flood, lifecycle, notices, received
+from smtp_logger.store import accounts, deals, engagements, facts, flood, lifecycle, notices, received
 from smtp_logger.store.models import Account, ReceivedMessage
 from smtp_logger.understand.parse import message_id_of
 
@@ -118,7 +119,9 @@ class Deliverer:
             mail_from=entry.mail_from[:998], message_id=message_id, raw_sha256=entry.sha256,
             size=entry.size, subject=(parsed.subject if parsed else "")[:2000],
             received_at=message.received_at, from_address=message.from_address, **columns(message.auth))
-        engagement_id, change = self.write(session, account, address.user_id, outcome, received_id)
+        deal_refs = delivery.deal_refs.get(rcpt, [])  # from its record addresses (`+deal-<id>`)
+        deals.remember_refs(session, received_id, deal_refs)
+        engagement_id, change = self.write(session, account, address.user_id, outcome, received_id, deal_refs)
         lifecycle.decided(session, account.id, received_id, message_id, rcpt, outcome.decision, engagement_id)
         self.log_decision(entry.spool_id, received_id, account.id, outcome)
         return Delivered(received_id, outcome.decision.held, change)
@@ -128,7 +131,8 @@ class Deliverer:
         """Decide a message received before (held) again, and record the new decision."""
         account = accounts.loaded_account(session, row.account_id)
         outcome = self.decide(session, account, row.user_id, row.address_kind, message, built)
-        engagement_id, change = self.write(session, account, row.user_id, outcome, row.id)
+        engagement_id, change = self.write(session, account, row.user_id, outcome, row.id,
+                                           deals.refs_of(session, row.id))
         lifecycle.record(session, row, outcome.decision, engagement_id)
         self.log_decision(row.spool_id, row.id, account.id, outcome)
         return change
@@ -151,16 +155,19 @@ class Deliverer:
         return Outcome(decide(built.candidate, crm), address_kind, built, crm.thread is None)
 
     def write(self, session: Session, account: Account, user_id: int, outcome: Outcome,
-              received_id: int) -> tuple[int | None, Unblocked | None]:
-        """Write what a decision asks for: the engagement (and what it unblocks), or for a
-        never-logged conversation a never-log thread so its later replies are known."""
+              received_id: int, deal_refs: list[str] = ()) -> tuple[int | None, Unblocked | None]:
+        """Write what a decision asks for: the engagement (and what it unblocks) with its deals
+        (run.deallinks), or for a never-logged conversation a never-log thread so its later
+        replies are known."""
         decision = outcome.decision
         candidate = outcome.built.candidate if outcome.built else None
         notices.consider(session, self.settings, account.id, user_id, received_id, decision, candidate,
                          outcome.built.saved_attachments() if outcome.built else None)
         if decision.logged:
+            links = deallinks.explicit(session, account.id, deal_refs, outcome.built.deal_tags)
             written = facts.write(session, account, candidate, _engagement_content(outcome.built),
-                                  decision.plan, received_id)
+                                  deallinks.widened(session, decision.plan, links), received_id)
+            deallinks.write(session, account, written.engagement_id, received_id, written.contact_ids, links)
             return written.engagement_id, Unblocked(
                 account.id, set(written.new_contact_addresses),
                 {n.casefold() for n in written.new_contact_names}, set(written.thread_keys))

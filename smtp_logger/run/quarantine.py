@@ -16,6 +16,7 @@ from pathlib import Path
 import structlog
 
 from smtp_logger.intake.spool import SUFFIX, Spool, SpoolEntry
+from smtp_logger.run.build import logging_addresses
 from smtp_logger.store.failures import record_processing_failed
 from smtp_logger.understand.parse import message_id_of
 
@@ -86,7 +87,8 @@ class Quarantine:
         detail = f"{error.get('type', 'error')} after {record['attempts']} attempts"
         with sessions() as session:
             record_processing_failed(
-                session, settings, spool_id=entry.spool_id, rcpt_tos=entry.rcpt_tos, mail_from=entry.mail_from,
+                session, settings, spool_id=entry.spool_id, recipients=logging_addresses(entry.rcpt_tos),
+                mail_from=entry.mail_from,
                 message_id=_message_id(entry.path), raw_sha256=entry.sha256, size=entry.size,
                 received_at=datetime.fromtimestamp(entry.received_at, timezone.utc), detail=detail)
             session.commit()

@@ -228,8 +228,13 @@ def _choices(session: Session) -> str:
 
 
 def set_options(account: Account, name: str | None = None, create_contacts: bool | None = None,
-                log_all_from_contacts: bool | None = None, language: str | None = None) -> Account:
+                log_all_from_contacts: bool | None = None, language: str | None = None,
+                deal_links: str | None = None, deal_links_max: int | None = None) -> Account:
     """Change the account's settings (None leaves one as it is)."""
+    if deal_links is not None:
+        account.deal_links = deal_links
+    if deal_links_max is not None:
+        account.deal_links_max = deal_links_max
     if name is not None:
         account.name = name
     if language is not None:

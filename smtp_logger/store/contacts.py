@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from smtp_logger.store import events
 from smtp_logger.store.accounts import Conflict, NotFound
+from smtp_logger.store.dealmodels import DealContact
 from smtp_logger.store.directory import bump
 from smtp_logger.store.models import (
     Company,
@@ -92,6 +93,9 @@ def merge(session: Session, account_id: int, keep_address: str, other_address: s
         EngagementContact.contact_id == other.id, EngagementContact.engagement_id.in_(already)))
     session.execute(update(EngagementContact).where(EngagementContact.contact_id == other.id)
                     .values(contact_id=keep.id))
+    on_deals = select(DealContact.deal_id).where(DealContact.contact_id == keep.id)
+    session.execute(delete(DealContact).where(DealContact.contact_id == other.id, DealContact.deal_id.in_(on_deals)))
+    session.execute(update(DealContact).where(DealContact.contact_id == other.id).values(contact_id=keep.id))
     if keep.name is None:
         keep.name = other.name
     if keep.company_id is None:

@@ -21,7 +21,7 @@ from smtp_logger.understand.addresses import Mailbox
 def load(session: Session, account: Account, user_id: int, c: Candidate, settings,
          sender_authenticated: bool | None) -> CrmFacts:
     known_directory = directory.get(session, account)
-    participants = [b.address for b in (c.from_, *c.to, *c.cc) if b is not None and b.address]
+    participants = [b.address for b in (c.from_, *c.to, *c.cc, c.named_contact) if b is not None and b.address]
     known = contacts.contacts_for(session, account.id, participants)
     by_name, primary = {}, {}
     if c.from_ is not None and not c.from_.address and c.from_.name:
@@ -70,6 +70,7 @@ class Written:
     new_contact_addresses: list[str]
     new_contact_names: list[str]
     thread_keys: tuple[str, ...]
+    contact_ids: tuple[int, ...] = ()  # every contact it was logged on (deals are linked by them)
 
 
 def _mailbox_rows(boxes) -> list[dict]:
@@ -108,4 +109,4 @@ def write(session: Session, account: Account, c: Candidate, content: EngagementC
     events.engagement_logged(session, account.id, engagement_id, values, contact_ids, content.attachments)
     created = plan.new_contacts
     return Written(engagement_id, [b.address for b in created], [b.name for b in created if b.name],
-                   c.thread_keys)
+                   c.thread_keys, tuple(dict.fromkeys(contact_ids)))

@@ -65,6 +65,10 @@ class Account(Base):
     directory_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     notify: Mapped[str | None] = mapped_column(String(10))  # off | immediate | daily; NULL: the default
     language: Mapped[str | None] = mapped_column(String(8))  # of the notices: en | nl; NULL: en
+    # Which deals an engagement is linked to by policy (migration 0008): none | only_one | recent;
+    # NULL: only_one. deal_links_max: how many with `recent`; NULL: 5.
+    deal_links: Mapped[str | None] = mapped_column(String(10))
+    deal_links_max: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from smtp_logger.store import events, lifecycle
+from smtp_logger.store.dealmodels import EngagementDeal
 from smtp_logger.store.models import (
     Attachment,
     ContactEmail,
@@ -44,7 +45,7 @@ def purge_engagements(session: Session, engagements: list[Engagement]) -> int:
     ids = [e.id for e in engagements]
     if not ids:
         return 0
-    for table in (EngagementContact, EngagementCompany, Attachment):
+    for table in (EngagementContact, EngagementCompany, EngagementDeal, Attachment):
         session.execute(delete(table).where(table.engagement_id.in_(ids)))
     session.execute(Decision.__table__.update().where(Decision.engagement_id.in_(ids)).values(engagement_id=None))
     received = [e.received_message_id for e in engagements if e.received_message_id]

@@ -8,9 +8,11 @@ from datetime import timedelta, timezone
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from smtp_logger.decide.deals import DEFAULT_MAX, DEFAULT_POLICY
 from smtp_logger.decide.reasons import FORWARDING_CONFIRMATION, LOGGED, explain
 from smtp_logger.store.accounts import NotFound, current_addresses, user_addresses
 from smtp_logger.store.contacts import contact_by_email, contact_emails
+from smtp_logger.store.deals import ignored_of, links_of
 from smtp_logger.store.models import (
     Account,
     Attachment,
@@ -63,7 +65,7 @@ def engagement_dict(session: Session, e: Engagement) -> dict:
         "message_id": e.message_id, "body_text": e.body_text, "reply_text": e.reply_text,
         "has_html": e.body_html is not None, "source": e.source,
         "attachments": [_attachment(a) for a in attachments],
-        "contacts": contacts, "companies": companies,
+        "contacts": contacts, "companies": companies, "deals": links_of(session, e.id),
         "owner": owner.email if (owner := session.get(User, e.owner_user_id) if e.owner_user_id else None) else None,
     }
 
@@ -102,6 +104,8 @@ def why(session: Session, account_id: int | None, message_id: str) -> list[dict]
         "logging_address": d.logging_address, "logged": d.reason == LOGGED, "reason": d.reason,
         "explanation": explain(d.reason, d.detail), "engagement_id": d.engagement_id,
         "decided_at": d.decided_at.isoformat(), "auth": _auth(m),
+        "deals": links_of(session, d.engagement_id),
+        "deal_ignored": ignored_of(session, m.id) if d.engagement_id is not None else [],
     } for d, m in session.execute(query.order_by(Decision.id))]
 
 
@@ -160,4 +164,5 @@ def user_dict(session: Session, user: User) -> dict:
 def account_dict(account: Account) -> dict:
     return {"id": account.id, "name": account.name, "create_contacts": account.create_contacts,
             "log_all_from_contacts": account.log_all_from_contacts,
-            "notify": account.notify or "immediate", "language": account.language or "en"}
+            "notify": account.notify or "immediate", "language": account.language or "en",
+            "deal_links": account.deal_links or DEFAULT_POLICY, "deal_links_max": account.deal_links_max or DEFAULT_MAX}

@@ -1,7 +1,8 @@
 """Subject prefixes: the forwarder's "Fwd:"/"WG:"/"TR:" and every language's "Re:"/"AW:"/"SV:".
 
-Owns `strip_forward_prefixes` (keeps the original's own "Re:"), `normalize_subject` (threading key)
-and `subject_kind` (is the outer subject a forward, a reply, or neither). Pure string functions.
+Owns `strip_forward_prefixes` (keeps the original's own "Re:"), `normalize_subject` (threading key,
+without deal tags), `subject_kind` (is the outer subject a forward, a reply, or neither) and
+`deal_tags` (the `[deal:<id>]` tags anywhere in a subject). Pure string functions.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ _FORWARD = _prefix_regex(FORWARD_PREFIXES)
 _REPLY = _prefix_regex(REPLY_PREFIXES)
 _BRACKETED_FORWARD = re.compile(r"^\s*\[(?:Fwd|Fw)\s?:\s*(?P<inner>.*)\]\s*$", re.IGNORECASE | re.DOTALL)
 _MAX_PREFIXES = 50
+DEAL_TAG = re.compile(r"\[\s*deal\s*:\s*(\d{1,18})\s*\]", re.IGNORECASE)
 
 
 def _strip_repeated(subject: str, patterns) -> str:
@@ -62,7 +64,7 @@ def normalize_subject(subject: str) -> str:
     """Threading key: every reply and forward prefix removed, whitespace collapsed, casefolded."""
     if not isinstance(subject, str):
         return ""
-    stripped = _strip_repeated(subject, (_REPLY, _FORWARD))
+    stripped = _strip_repeated(DEAL_TAG.sub(" ", subject), (_REPLY, _FORWARD))
     return " ".join(stripped.split()).casefold()
 
 
@@ -70,8 +72,16 @@ def subject_kind(subject: str | None) -> str | None:
     """"forward", "reply" or "plain" from the first prefix of the outer subject; None without one."""
     if subject is None or not subject.strip():
         return None
+    subject = DEAL_TAG.sub(" ", subject)
     if _REPLY.match(subject) and not _FORWARD.match(subject):
         return "reply"
     if _FORWARD.match(subject) or _BRACKETED_FORWARD.match(subject):
         return "forward"
     return "plain"
+
+
+def deal_tags(subject: str | None) -> tuple[str, ...]:
+    """The deal ids tagged in a subject ("[deal:12] Quote" -> ("12",)), in order, each once."""
+    if not isinstance(subject, str):
+        return ()
+    return tuple(dict.fromkeys(str(int(match)) for match in DEAL_TAG.findall(subject)))
