@@ -44,6 +44,7 @@ def purge_engagements(session: Session, engagements: list[Engagement]) -> int:
     ids = [e.id for e in engagements]
     if not ids:
         return 0
+    meetings.delete_for(session, ids)
     for table in (EngagementContact, EngagementCompany, Attachment):
         session.execute(delete(table).where(table.engagement_id.in_(ids)))
     session.execute(Decision.__table__.update().where(Decision.engagement_id.in_(ids)).values(engagement_id=None))
