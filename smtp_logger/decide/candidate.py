@@ -118,8 +118,17 @@ def _with_meeting(candidate: Candidate, content: Content) -> tuple[Candidate, Co
     known = {b.address for b in (candidate.from_, *candidate.to, *candidate.cc) if b is not None and b.address}
     extra = tuple(dict((b.address, b) for b in as_mailboxes(meeting) if b.address not in known).values())
     keys = tuple(dict.fromkeys(candidate.thread_keys + (MEETING_KEY + meeting.uid[:900],)))
+    files = [a for a in content.attachments  # the invitation's own body part is the meeting, not a file
+             if not (a.content_type == "text/calendar" and not _named(a))]
     return (replace(candidate, cc=candidate.cc + extra, thread_keys=keys),
-            replace(content, thread_keys=keys, meeting=meeting))
+            replace(content, thread_keys=keys, meeting=meeting, attachments=files))
+
+
+def _named(part: AttachmentPart) -> bool:
+    try:
+        return bool(part.part.get_filename())
+    except Exception:  # noqa: BLE001 - an unreadable name is no name
+        return False
 
 
 def _build(kind: str, parsed: ParsedMessage, user_addresses: frozenset[str],
