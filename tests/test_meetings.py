@@ -147,3 +147,11 @@ def test_a_calendar_as_the_only_body_and_a_calendar_that_cannot_be_read(receiver
     assert "calendar invitation could not be read" in decision["explanation"]
     emails = [e for e in receiver.cli.json("timeline", "bob@acme.example") if e["subject"] == "Broken invite"]
     assert [e["type"] for e in emails] == ["email"]
+
+
+def test_a_never_log_purge_removes_the_meeting_with_its_engagement(receiver, alice):
+    deliver(receiver, inv.outlook("purged@eurprd07.prod.outlook.com"), alice["bcc_address"])
+    assert len(meetings_of(receiver, "bob@acme.example")) == 1
+    receiver.cli("never-log", "add", "acme.example")
+    receiver.cli("never-log", "purge", "acme.example", "--yes")
+    assert receiver.cli.json("timeline", "bob@acme.example") == []

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from smtp_logger.store import events, lifecycle
+from smtp_logger.store import events, lifecycle, meetings
 from smtp_logger.store.models import (
     Attachment,
     ContactEmail,
