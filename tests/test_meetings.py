@@ -155,3 +155,26 @@ def test_a_never_log_purge_removes_the_meeting_with_its_engagement(receiver, ali
     receiver.cli("never-log", "add", "acme.example")
     receiver.cli("never-log", "purge", "acme.example", "--yes")
     assert receiver.cli.json("timeline", "bob@acme.example") == []
+
+
+def test_the_api_reads_carry_the_type_and_the_meeting(receiver, alice):
+    from .apisupport import new_key, start_api
+    deliver(receiver, inv.outlook("api-invite@eurprd07.prod.outlook.com"), alice["bcc_address"])
+    send(receiver.port, inv.calendar_only("plain@ours.example", "not a calendar at all\n"), [alice["bcc_address"]],
+         mail_from=ALICE)
+    receiver.drain()
+    server = start_api(receiver.settings)
+    try:
+        with server.client(new_key(receiver.cli)) as client:
+            items = client.get("/v1/contacts/bob@acme.example/timeline").json()["items"]
+            one = client.get(f"/v1/engagements/{items[0]['id']}").json()
+            decisions = client.get("/v1/decisions", params={"message_id": "api-invite@eurprd07.prod.outlook.com"})
+            feed = client.get("/v1/engagements").json()["items"]
+    finally:
+        server.stop()
+    assert sorted(e["type"] for e in items) == ["email", "meeting"]
+    meeting = next(e for e in items if e["type"] == "meeting")
+    assert meeting["meeting"]["uid"] == inv.OUTLOOK_UID and meeting["meeting"]["status"] == "confirmed"
+    assert one["type"] == items[0]["type"]
+    assert decisions.json()["items"][0]["logged_as"] == "meeting"
+    assert {c["engagement"]["type"] for c in feed} == {"email", "meeting"}
