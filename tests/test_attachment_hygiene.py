@@ -171,3 +171,21 @@ def test_blocked_attachment_types_can_be_emptied(tmp_path, db_url):
         assert e["attachments"][0]["stored"] is True
     finally:
         rx.stop()
+
+
+def test_the_owner_is_told_which_attachment_was_blocked(tmp_path, db_url):
+    from .relay import Sink
+    relay = Sink().start()
+    rx = start_receiver(tmp_path, db_url, notify_smtp_host="127.0.0.1", notify_smtp_port=relay.port)
+    try:
+        user = rx.add_user(ALICE)
+        send(rx.port, mail("told@ours.example", files=[("invoice.pdf", "application/pdf", windows_exe())],
+                           subject="Your invoice"), [user["bcc_address"]], mail_from=ALICE)
+        rx.drain()
+        [notice] = relay.wait(1)
+        assert notice.rcpt_tos == [ALICE] and "Your invoice" in notice.message["Subject"]
+        text = notice.message.get_body(("plain",)).get_content()
+        assert "invoice.pdf" in text and "blocked" in text
+    finally:
+        rx.stop()
+        relay.stop()
