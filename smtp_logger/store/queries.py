@@ -70,8 +70,7 @@ def engagement_dict(session: Session, e: Engagement) -> dict:
         "contacts": contacts, "companies": companies,
         "owner": owner.email if (owner := session.get(User, e.owner_user_id) if e.owner_user_id else None) else None,
     }
-    if e.type == "meeting":
-        item["meeting"] = meeting_dict(session, e.id)
+    item["meeting"] = meeting_dict(session, e.id) if e.type == "meeting" else None
     return item
 
 
