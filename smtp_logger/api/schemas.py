@@ -40,7 +40,35 @@ class Attachment(BaseModel):
     stored: bool
     inline: bool
     content_id: str | None
-    reason: str | None = None
+    reason: str | None = Field(None, description="Why it was not stored: `blocked` (executable content), too large, ...")
+    blocked_type: str | None = Field(None, description="The executable kind of a blocked file "
+                                                       "(`blocked_attachment_types`)")
+
+
+class Person(BaseModel):
+    address: str
+    name: str | None
+
+
+class MeetingAttendee(Person):
+    partstat: str = Field(description="NEEDS-ACTION, ACCEPTED, DECLINED, TENTATIVE or DELEGATED")
+    role: str | None
+
+
+class Meeting(BaseModel):
+    """A `meeting` engagement's invitation, as its latest REQUEST, CANCEL and REPLYs left it."""
+
+    uid: str
+    sequence: int
+    status: Literal["confirmed", "cancelled"]
+    summary: str
+    start: str | None = Field(description="ISO 8601 in the meeting's time zone")
+    end: str | None
+    all_day: bool
+    time_zone: str | None
+    location: str
+    organizer: Person | None
+    attendees: list[MeetingAttendee]
 
 
 class Company(BaseModel):
@@ -63,6 +91,7 @@ class IgnoredDeal(BaseModel):
 class Engagement(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
     id: int
+    type: Literal["email", "meeting"]
     direction: Literal["incoming", "outgoing"]
     subject: str
     from_: str | None = Field(alias="from")
@@ -76,11 +105,13 @@ class Engagement(BaseModel):
     reply_text: str
     has_html: bool
     source: str
-    attachments: list[Attachment]
+    attachments: list[Attachment] = Field(description="Its files, signature logos left out")
+    signature_images: list[Attachment] = Field(description="Inline signature logos, kept for rendering")
     contacts: list[str]
     companies: list[Company]
     owner: str | None
     deals: list[DealLink] = Field(default_factory=list)
+    meeting: Meeting | None = Field(None, description="For a `meeting`: the invitation's details")
 
 
 class Change(BaseModel):
@@ -103,6 +134,7 @@ class DecisionOut(BaseModel):
     reason: str
     explanation: str
     engagement_id: int | None
+    logged_as: Literal["email", "meeting"] | None = Field(None, description="What a LOGGED decision wrote")
     decided_at: str
     deals: list[DealLink] = Field(default_factory=list)
     deal_ignored: list[IgnoredDeal] = Field(default_factory=list, description="Record addresses and tags "

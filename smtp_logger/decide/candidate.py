@@ -8,17 +8,21 @@ another From: an automatic copy, incoming. Pure: builds `Candidate` (for the rul
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from functools import cached_property
 
 from smtp_logger.decide.rules import Candidate
 from smtp_logger.understand.addresses import Mailbox
+from smtp_logger.understand.calendar import CalendarReading, Invitation, as_mailboxes, find_invitation
 from smtp_logger.understand.classify import find_confirmation, is_machine_made
 from smtp_logger.understand.contenthash import content_hash
 from smtp_logger.understand.forwards import OriginalMessage, named_contact, normalize_subject, read_original
 from smtp_logger.understand.parse import AttachmentPart, ParsedMessage
 from smtp_logger.understand.replytext import reply_text, reply_text_from_html
+from smtp_logger.understand.signatureimages import signature_image_ids
+
+MEETING_KEY = "ical-uid:"  # a meeting's UID as a thread key: its updates, cancellation and replies join it
 
 
 @dataclass
@@ -33,12 +37,19 @@ class Content:
     message_id: str | None
     thread_keys: tuple[str, ...]
     attachments: list[AttachmentPart] = field(default_factory=list)
+    meeting: Invitation | None = None  # a calendar REQUEST, CANCEL or REPLY: logged as a meeting
+    calendar_note: str | None = None  # why a calendar part was not read as one (logged as an email)
 
     @cached_property
     def reply_text(self) -> str:
         """The new content of the body, worked out when an engagement is written: the rules never
         read it, and mail that is not logged never needs it."""
         return _reply_text(self.body_text, self.body_html)
+
+    @cached_property
+    def signature_image_ids(self) -> frozenset[str]:
+        """Content-IDs of the inline images referenced only from the signature block."""
+        return signature_image_ids(self.body_html)
 
 
 def way_of(kind: str, parsed: ParsedMessage, user_addresses: frozenset[str]) -> str:
@@ -93,6 +104,36 @@ def _from_original(o: OriginalMessage, way: str, user_addresses: frozenset[str],
 def build(kind: str, parsed: ParsedMessage, user_addresses: frozenset[str],
           received: datetime) -> tuple[Candidate, Content]:
     """The candidate and content for one logging address of kind "bcc" or "forward"."""
+    return _with_meeting(*_build(kind, parsed, user_addresses, received))
+
+
+def _with_meeting(candidate: Candidate, content: Content) -> tuple[Candidate, Content]:
+    """A calendar invitation among the content's parts makes the email a meeting: its people take
+    part as recipients do (the same rules decide), its UID is a thread key."""
+    reading: CalendarReading | None = find_invitation(content.attachments)
+    if reading is None:
+        return candidate, content
+    meeting = reading.invitation
+    if meeting is None:
+        return candidate, replace(content, calendar_note=reading.note)
+    known = {b.address for b in (candidate.from_, *candidate.to, *candidate.cc) if b is not None and b.address}
+    extra = tuple(dict((b.address, b) for b in as_mailboxes(meeting) if b.address not in known).values())
+    keys = tuple(dict.fromkeys(candidate.thread_keys + (MEETING_KEY + meeting.uid[:900],)))
+    files = [a for a in content.attachments  # the invitation's own body part is the meeting, not a file
+             if not (a.content_type == "text/calendar" and not _named(a))]
+    return (replace(candidate, cc=candidate.cc + extra, thread_keys=keys),
+            replace(content, thread_keys=keys, meeting=meeting, attachments=files))
+
+
+def _named(part: AttachmentPart) -> bool:
+    try:
+        return bool(part.part.get_filename())
+    except Exception:  # noqa: BLE001 - an unreadable name is no name
+        return False
+
+
+def _build(kind: str, parsed: ParsedMessage, user_addresses: frozenset[str],
+           received: datetime) -> tuple[Candidate, Content]:
     way = way_of(kind, parsed, user_addresses)
     if way == "manual_forward" and not is_machine_made(parsed.automatic):
         original = _read_original_safely(parsed)

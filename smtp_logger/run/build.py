@@ -146,7 +146,7 @@ class Builder:
         authenticated = message.auth.authenticated if candidate.delivery != "auto_copy" else None
         may_be_logged = outsiders_take_part(candidate, known.internal)
         if may_be_logged:
-            _ = content.reply_text  # worked out now, outside the write transaction
+            _ = content.reply_text, content.signature_image_ids  # worked out now, outside the write transaction
         tags = tuple(dict.fromkeys(deal_tags(candidate.subject) + deal_tags(message.parsed.subject)))
         return Built(account.directory_version, candidate, content, authenticated, may_be_logged, deal_tags=tags)
 
@@ -171,4 +171,5 @@ class Builder:
                 each.saved[id(part)] = done[id(part)]
 
     def _save(self, part: AttachmentPart) -> SavedAttachment:
-        return self.blobs.save(part, self.settings.max_attachment_size)
+        return self.blobs.save(part, self.settings.max_attachment_size,
+                               frozenset(self.settings.blocked_attachment_types))

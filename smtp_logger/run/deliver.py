@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from smtp_logger.decide.rules import Decision, decide
 from smtp_logger.run import deallinks
 from smtp_logger.run.build import Builder, Built, Delivery, Message
+from smtp_logger.run.meetings import write_meeting
 from smtp_logger.run.senderauth import columns
-from smtp_logger.store import accounts, deals, engagements, facts, flood, lifecycle, notices, received
+from smtp_logger.store import accounts, deals, engagements, facts, flood, lifecycle, meetings, notices, received
 from smtp_logger.store.models import Account, ReceivedMessage
 from smtp_logger.understand.parse import message_id_of
 
@@ -63,6 +64,12 @@ class Outcome:
     address_kind: str  # of the logging address: "bcc" | "forward"
     built: Built | None = None
     new_thread: bool = True  # no thread known for it yet
+    note: str = ""  # what writing it added to a LOGGED decision (a meeting's update, a calendar problem)
+
+    @property
+    def recorded(self) -> Decision:
+        """The decision as recorded: the rules' with what writing it noted."""
+        return replace(self.decision, detail=self.note) if self.note and not self.decision.detail else self.decision
 
     @property
     def delivery(self) -> str | None:
@@ -122,7 +129,7 @@ class Deliverer:
         deal_refs = delivery.deal_refs.get(rcpt, [])  # from its record addresses (`+deal-<id>`)
         deals.remember_refs(session, received_id, deal_refs)
         engagement_id, change = self.write(session, account, address.user_id, outcome, received_id, deal_refs)
-        lifecycle.decided(session, account.id, received_id, message_id, rcpt, outcome.decision, engagement_id)
+        lifecycle.decided(session, account.id, received_id, message_id, rcpt, outcome.recorded, engagement_id)
         self.log_decision(entry.spool_id, received_id, account.id, outcome)
         return Delivered(received_id, outcome.decision.held, change)
 
@@ -133,7 +140,7 @@ class Deliverer:
         outcome = self.decide(session, account, row.user_id, row.address_kind, message, built)
         engagement_id, change = self.write(session, account, row.user_id, outcome, row.id,
                                            deals.refs_of(session, row.id))
-        lifecycle.record(session, row, outcome.decision, engagement_id)
+        lifecycle.record(session, row, outcome.recorded, engagement_id)
         self.log_decision(row.spool_id, row.id, account.id, outcome)
         return change
 
@@ -152,6 +159,8 @@ class Deliverer:
         crm = facts.load(session, account, user_id, built.candidate, self.settings, built.authenticated)
         if sender_recent:
             crm = replace(crm, flood_limit=self.settings.flood_limit, sender_recent=sender_recent)
+        if built.content.meeting is not None and not crm.already_logged:  # an update applied already
+            crm = replace(crm, already_logged=meetings.seen(session, account.id, built.candidate.dedup_key))
         return Outcome(decide(built.candidate, crm), address_kind, built, crm.thread is None)
 
     def write(self, session: Session, account: Account, user_id: int, outcome: Outcome,
@@ -165,8 +174,8 @@ class Deliverer:
                          outcome.built.saved_attachments() if outcome.built else None)
         if decision.logged:
             links = deallinks.explicit(session, account.id, deal_refs, outcome.built.deal_tags)
-            written = facts.write(session, account, candidate, _engagement_content(outcome.built),
-                                  deallinks.widened(session, decision.plan, links), received_id)
+            written = self.write_logged(session, account, outcome, deallinks.widened(session, decision.plan, links),
+                                        received_id)
             deallinks.write(session, account, written.engagement_id, received_id, written.contact_ids, links)
             return written.engagement_id, Unblocked(
                 account.id, set(written.new_contact_addresses),
@@ -175,6 +184,23 @@ class Deliverer:
             thread_id = engagements.new_thread(session, account.id, user_id, None, candidate.subject_key, True)
             engagements.remember_keys(session, account.id, thread_id, candidate.thread_keys, new_thread=True)
         return None, None
+
+    def write_logged(self, session: Session, account: Account, outcome: Outcome, plan,
+                     received_id: int) -> facts.Written:
+        """The engagement of a LOGGED decision (`plan`: the rules' plan with the contacts of its
+        named deals): a meeting (run.meetings) or an email."""
+        built = outcome.built
+        content = _engagement_content(built)
+        invitation = built.content.meeting
+        if invitation is not None:
+            meeting = write_meeting(session, account, built.candidate, content, invitation, plan, received_id,
+                                    built.candidate.sent_at or content.sent_at)
+            if meeting is not None:
+                written, outcome.note = meeting
+                return written
+            outcome.note = "a reply to a meeting that is not logged; logged as an email"
+        outcome.note = outcome.note or built.content.calendar_note or ""
+        return facts.write(session, account, built.candidate, content, plan, received_id)
 
     def log_decision(self, spool_id: str, received_id: int, account_id: int, outcome: Outcome) -> None:
         # `way` as logged before the names were split: the delivery, or the address kind when
@@ -189,6 +215,9 @@ def _engagement_content(built: Built) -> facts.EngagementContent:
     if attachments is None:
         raise AttachmentsNotSaved("attachment files of an email to log were not written before its transaction")
     content = built.content
+    logos = content.signature_image_ids
+    attachments = tuple(replace(a, signature=True) if a.inline_image and a.content_id in logos else a
+                        for a in attachments)
     return facts.EngagementContent(content.subject, content.sent_at, content.offset_minutes, content.body_text,
                                    content.body_html, content.reply_text, content.message_id, attachments)
 

@@ -14,6 +14,7 @@ exists already touches it, so a file about to be referenced again is never recla
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 import time
@@ -22,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from smtp_logger.understand.executables import blocked_kind
 from smtp_logger.understand.parse import AttachmentPart
 
 RECLAIM_AFTER = 86_400.0  # seconds untouched before an unreferenced file is removed
@@ -38,6 +40,15 @@ class SavedAttachment:
     reason: str | None
     content_id: str | None
     inline: bool
+    signature: bool = False  # a signature logo: kept for rendering, off the attachment list
+    blocked_type: str | None = None  # the executable kind that kept it from being stored
+
+    @property
+    def inline_image(self) -> bool:
+        return self.inline and (self.content_type or "").lower().startswith("image/")
+
+
+BLOCKED = "blocked"  # the reason of an attachment not stored for its executable content
 
 
 def safe_filename(name: str) -> str:
@@ -106,28 +117,36 @@ class BlobStore:
         except FileExistsError:
             pass
 
-    def _save_blob(self, part: AttachmentPart, max_size: int) -> SavedAttachment:
+    def _save_blob(self, part: AttachmentPart, max_size: int, blocked: frozenset[str]) -> SavedAttachment:
         blob = part.blob
         stored, reason = True, (f"decoded with errors: {blob.damage}" if blob.damage else None)
-        if blob.size > max_size:
+        kind = blocked_kind(part.filename, lambda: open(blob.path, "rb"), blocked)  # its first bytes only
+        if kind is not None:
+            stored, reason = False, BLOCKED
+        elif blob.size > max_size:
             stored, reason = False, f"larger than the {max_size:,} byte limit; not stored"
         else:
             self.link(blob.path, blob.sha256)
         return SavedAttachment(safe_filename(part.filename), part.content_type, blob.size, blob.sha256,
-                               stored, reason, part.content_id, part.inline)
+                               stored, reason, part.content_id, part.inline, blocked_type=kind)
 
-    def save(self, part: AttachmentPart, max_size: int) -> SavedAttachment:
+    def save(self, part: AttachmentPart, max_size: int, blocked: frozenset[str] = frozenset()) -> SavedAttachment:
+        """Store the part's file unless it is too large or of a `blocked` executable kind (then it
+        is listed as not stored, with the reason)."""
         if part.blob is not None:
-            return self._save_blob(part, max_size)
+            return self._save_blob(part, max_size, blocked)
         data, damage = _payload(part)
         sha = hashlib.sha256(data).hexdigest()
         stored, reason = True, damage
-        if len(data) > max_size:
+        kind = blocked_kind(part.filename, lambda: io.BytesIO(data), blocked)
+        if kind is not None:
+            stored, reason = False, BLOCKED
+        elif len(data) > max_size:
             stored, reason = False, f"larger than the {max_size:,} byte limit; not stored"
         else:
             self.put(data, sha)
         return SavedAttachment(safe_filename(part.filename), part.content_type, len(data), sha,
-                               stored, reason, part.content_id, part.inline)
+                               stored, reason, part.content_id, part.inline, blocked_type=kind)
 
     def reclaim(self, in_use: Callable[[list[str]], set[str]], older_than: float = RECLAIM_AFTER,
                 now: float | None = None) -> int:

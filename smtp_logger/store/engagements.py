@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import bindparam, exists, select
+from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.orm import Session
 
 from smtp_logger.decide.rules import ThreadFacts
@@ -94,3 +94,18 @@ def attachment_hashes_in_use(session: Session, hashes: list[str]) -> set[str]:
     if not hashes:
         return set()
     return set(session.scalars(select(Attachment.sha256).where(Attachment.sha256.in_(hashes)).distinct()))
+
+
+SIGNATURE_REPEATS = 3  # an inline image the same sender sent in this many earlier emails is a logo
+
+
+def repeated_images(session: Session, account_id: int, sender: str | None, hashes: list[str]) -> set[str]:
+    """Which of these content hashes `sender` has sent in SIGNATURE_REPEATS or more earlier emails."""
+    if not sender or not hashes:
+        return set()
+    rows = session.execute(
+        select(Attachment.sha256).join(Engagement, Engagement.id == Attachment.engagement_id)
+        .where(Engagement.account_id == account_id, Engagement.from_address == sender,
+               Attachment.sha256.in_(sorted(set(hashes))))
+        .group_by(Attachment.sha256).having(func.count(func.distinct(Engagement.id)) >= SIGNATURE_REPEATS))
+    return {sha for (sha,) in rows}

@@ -5,7 +5,7 @@ Touches no file: attachments arrive as content hashes of files already on disk (
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -62,6 +62,7 @@ class EngagementContent:
     reply_text: str
     message_id: str | None
     attachments: tuple[SavedAttachment, ...] = ()
+    type: str = "email"  # email | meeting
 
 
 @dataclass
@@ -99,14 +100,25 @@ def write(session: Session, account: Account, c: Candidate, content: EngagementC
         sent_at=content.sent_at, sent_at_offset_minutes=content.offset_minutes,
         body_text=content.body_text, body_html=content.body_html, reply_text=content.reply_text,
         message_id=content.message_id, dedup_key=c.dedup_key[:998], source=c.delivery,
-        received_message_id=received_message_id)
+        received_message_id=received_message_id, type=content.type)
     engagement_id = insert_id(session, Engagement, **values)
     contacts.link(session, engagement_id, contact_ids)
+    attachments = _signature_marked(session, account.id, from_.address, content.attachments)
     insert_all(session, Attachment, [dict(
         engagement_id=engagement_id, filename=each.filename, content_type=each.content_type,
         size=each.size, sha256=each.sha256, stored=each.stored, reason=each.reason,
-        content_id=each.content_id, inline=each.inline) for each in content.attachments])
-    events.engagement_logged(session, account.id, engagement_id, values, contact_ids, content.attachments)
+        content_id=each.content_id, inline=each.inline, signature=each.signature,
+        blocked_type=each.blocked_type) for each in attachments])
+    events.engagement_logged(session, account.id, engagement_id, values, contact_ids,
+                             [a for a in attachments if not a.signature])
     created = plan.new_contacts
     return Written(engagement_id, [b.address for b in created], [b.name for b in created if b.name],
                    c.thread_keys, tuple(dict.fromkeys(contact_ids)))
+
+
+def _signature_marked(session: Session, account_id: int, sender: str | None,
+                      attachments: tuple[SavedAttachment, ...]) -> list[SavedAttachment]:
+    """Inline images this sender sent in several earlier emails are marked as signature logos."""
+    images = [a.sha256 for a in attachments if a.inline_image and not a.signature and a.sha256]
+    repeated = engagements.repeated_images(session, account_id, sender, images)
+    return [replace(a, signature=True) if a.inline_image and a.sha256 in repeated else a for a in attachments]

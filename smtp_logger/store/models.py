@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -210,6 +211,7 @@ class Engagement(Base):
     message_id: Mapped[str | None] = mapped_column(String(998))
     dedup_key: Mapped[str] = mapped_column(String(998))
     source: Mapped[str] = mapped_column(String(20))  # the delivery: bcc | manual_forward | auto_copy
+    type: Mapped[str] = mapped_column(String(10), default="email", server_default="email")  # email | meeting
     received_message_id: Mapped[int | None] = mapped_column(ForeignKey("received_messages.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -233,11 +235,14 @@ class Attachment(Base):
     filename: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(255))
     size: Mapped[int] = mapped_column(Integer)
-    sha256: Mapped[str | None] = mapped_column(String(64))
+    sha256: Mapped[str | None] = mapped_column(String(64), index=True)  # logos by sender; reclaim
     stored: Mapped[bool] = mapped_column(Boolean)
     reason: Mapped[str | None] = mapped_column(String(500))
     content_id: Mapped[str | None] = mapped_column(String(998))
     inline: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A signature logo (kept for rendering, off the attachment list); the kind a blocked file was.
+    signature: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    blocked_type: Mapped[str | None] = mapped_column(String(40))
 
 
 class ReceivedMessage(Base):

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from smtp_logger.store import events, lifecycle
+from smtp_logger.store import events, lifecycle, meetings
 from smtp_logger.store.dealmodels import EngagementDeal
 from smtp_logger.store.models import (
     Attachment,
@@ -45,6 +45,7 @@ def purge_engagements(session: Session, engagements: list[Engagement]) -> int:
     ids = [e.id for e in engagements]
     if not ids:
         return 0
+    meetings.delete_for(session, ids)
     for table in (EngagementContact, EngagementCompany, EngagementDeal, Attachment):
         session.execute(delete(table).where(table.engagement_id.in_(ids)))
     session.execute(Decision.__table__.update().where(Decision.engagement_id.in_(ids)).values(engagement_id=None))

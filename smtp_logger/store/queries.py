@@ -13,6 +13,7 @@ from smtp_logger.decide.reasons import FORWARDING_CONFIRMATION, LOGGED, explain
 from smtp_logger.store.accounts import NotFound, current_addresses, user_addresses
 from smtp_logger.store.contacts import contact_by_email, contact_emails
 from smtp_logger.store.deals import ignored_of, links_of
+from smtp_logger.store.meetings import meeting_dict
 from smtp_logger.store.models import (
     Account,
     Attachment,
@@ -40,6 +41,8 @@ def _attachment(row: Attachment) -> dict:
             "content_id": row.content_id}
     if row.reason:
         item["reason"] = row.reason
+    if row.blocked_type:
+        item["blocked_type"] = row.blocked_type
     return item
 
 
@@ -55,19 +58,22 @@ def _associations(session: Session, engagement_id: int) -> tuple[list[str], list
 
 
 def engagement_dict(session: Session, e: Engagement) -> dict:
-    attachments = session.scalars(select(Attachment).where(Attachment.engagement_id == e.id)
-                                  .order_by(Attachment.id))
+    attachments = list(session.scalars(select(Attachment).where(Attachment.engagement_id == e.id)
+                                       .order_by(Attachment.id)))
     contacts, companies = _associations(session, e.id)
-    return {
-        "id": e.id, "direction": e.direction, "subject": e.subject, "from": e.from_address,
+    item = {
+        "id": e.id, "type": e.type, "direction": e.direction, "subject": e.subject, "from": e.from_address,
         "from_name": e.from_name, "to": _addresses(e.to_addresses), "cc": _addresses(e.cc_addresses),
         "sent_at": _iso(e.sent_at, e.sent_at_offset_minutes), "thread_id": e.thread_id,
         "message_id": e.message_id, "body_text": e.body_text, "reply_text": e.reply_text,
         "has_html": e.body_html is not None, "source": e.source,
-        "attachments": [_attachment(a) for a in attachments],
+        "attachments": [_attachment(a) for a in attachments if not a.signature],
+        "signature_images": [_attachment(a) for a in attachments if a.signature],  # logos, for rendering
         "contacts": contacts, "companies": companies, "deals": links_of(session, e.id),
         "owner": owner.email if (owner := session.get(User, e.owner_user_id) if e.owner_user_id else None) else None,
     }
+    item["meeting"] = meeting_dict(session, e.id) if e.type == "meeting" else None
+    return item
 
 
 def timeline(session: Session, account_id: int, contact_address: str, before: tuple | None = None,
@@ -95,18 +101,20 @@ def why(session: Session, account_id: int | None, message_id: str) -> list[dict]
     # A forward's decision carries the wrapper's Message-ID; the user knows the original's
     # (it is the one on the timeline), so decisions that logged it are found by that too.
     logged_as = select(Engagement.id).where(Engagement.message_id == message_id)
-    query = select(Decision, ReceivedMessage).join(
-        ReceivedMessage, ReceivedMessage.id == Decision.received_message_id).where(
+    query = select(Decision, ReceivedMessage, Engagement.type).join(
+        ReceivedMessage, ReceivedMessage.id == Decision.received_message_id).outerjoin(
+        Engagement, Engagement.id == Decision.engagement_id).where(
         or_(Decision.message_id == message_id, Decision.engagement_id.in_(logged_as)))
     if account_id is not None:
         query = query.where(Decision.account_id == account_id)
     return [{
         "logging_address": d.logging_address, "logged": d.reason == LOGGED, "reason": d.reason,
         "explanation": explain(d.reason, d.detail), "engagement_id": d.engagement_id,
+        "logged_as": kind if d.reason == LOGGED else None,  # email | meeting
         "decided_at": d.decided_at.isoformat(), "auth": _auth(m),
         "deals": links_of(session, d.engagement_id),
         "deal_ignored": ignored_of(session, m.id) if d.engagement_id is not None else [],
-    } for d, m in session.execute(query.order_by(Decision.id))]
+    } for d, m, kind in session.execute(query.order_by(Decision.id))]
 
 
 def _auth(m: ReceivedMessage) -> dict:

@@ -23,12 +23,21 @@ _MOBILE_NOTE = re.compile(r"^\s*(?:sent )?(?:via|from) (?:mobile|phone|my phone|
 
 def strip_signature(lines: list[str]) -> list[str]:
     """Drop a trailing signature block from the reply's own lines (quotes already removed)."""
-    lines = _trim_blank(lines)
+    cut = signature_start(lines)
+    return _trim_blank(lines[:cut] if cut is not None else lines)
+
+
+def signature_start(lines: list[str]) -> int | None:
+    """The index in `lines` where a trailing signature block starts, or None when there is none."""
+    start = 0
+    while start < len(lines) and not lines[start].strip():
+        start += 1
+    trimmed = _trim_blank(lines)
     for rule in (_cut_at_closing, _cut_at_rule_over_contacts, _cut_contact_paragraph):
-        cut = rule(lines)
-        if cut is not None and any(line.strip() for line in lines[:cut]):
-            return _trim_blank(lines[:cut])
-    return lines
+        cut = rule(trimmed)
+        if cut is not None and any(line.strip() for line in trimmed[:cut]):
+            return start + cut
+    return None
 
 
 def _trim_blank(lines: list[str]) -> list[str]:
