@@ -107,3 +107,66 @@ def tree_cpu_s(pid: int) -> float:
         except (OSError, ValueError, IndexError):
             pass
     return total / os.sysconf("SC_CLK_TCK")
+
+
+def proc_cpu_s(pid: int, children: bool = False) -> float:
+    """CPU seconds (user + system) of one process; with `children`, of its reaped children too."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return sum(int(v) for v in fields[11:15 if children else 13]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+WORKER_COMM = "sl-worker"  # what run/workers.py names its processes (/proc/<pid>/comm)
+
+
+def side_cpu_s(pid: int) -> dict[str, float]:
+    """CPU seconds of the tree of `pid` split into the SMTP side (every process that is not a
+    worker: the server and its SMTP processes) and the workers' side."""
+    out = {"smtp": 0.0, "workers": 0.0}
+    for p in descendants(pid):
+        side = "workers" if comm(p).startswith(WORKER_COMM) else "smtp"
+        out[side] += proc_cpu_s(p, children=True)
+    return out
+
+
+def pss_bytes(pid: int) -> int:
+    """Proportional set size of one process (pages shared with others counted by share)."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def tree_pss(pid: int) -> int:
+    return sum(pss_bytes(p) for p in descendants(pid))
+
+
+class CpuMeter:
+    """CPU seconds of a set of processes that may come and go (e.g. a database's backends):
+    `sample()` as often as convenient, each pid's last reading counts; `total()` is the CPU
+    they used since the meter was made (a pid first seen later counts from 0)."""
+
+    def __init__(self, pids):
+        self.start = {p: proc_cpu_s(p) for p in pids}
+        self.last = dict(self.start)
+
+    def sample(self, pids) -> None:
+        for p in pids:
+            cpu = proc_cpu_s(p)
+            if cpu or p not in self.last:
+                self.last[p] = max(cpu, self.last.get(p, 0.0))
+
+    def total(self) -> float:
+        return sum(v - self.start.get(p, 0.0) for p, v in self.last.items())

@@ -39,7 +39,25 @@ def _stored(r: dict):
     return "; ".join(f"{'yes' if a['stored'] else 'NO'} ({a['size']})" for a in att)
 
 
+def _cpu(load: str, key: str):
+    """A CPU-per-message figure of a load; the sink decides nothing, so for it every
+    'decided' figure is its CPU per acknowledged message (the whole process)."""
+    def get(r: dict):
+        cpu = _g(r, load, "cpu_ms_per_message") or {}
+        return cpu.get(key, cpu.get("ack_tree") if key == "decided_tree" else None)
+    return get
+
+
 ROWS = [
+    ("CPU ms per message (user+system of the server's process tree, /proc)", None),
+    ("  smtp-source: acknowledging (SMTP side)", _cpu("source", "ack_smtp_side")),
+    ("  smtp-source: ack + decided NO_EXTERNAL_RECIPIENTS", _cpu("source", "decided_tree")),
+    ("    of which workers", _cpu("source", "decided_workers")),
+    ("  our client: acknowledging (SMTP side)", _cpu("client", "ack_smtp_side")),
+    ("  our client: ack + decided LOGGED", _cpu("client", "decided_tree")),
+    ("    of which workers", _cpu("client", "decided_workers")),
+    ("  PostgreSQL server per LOGGED message", _cpu("client", "pg_server_per_logged")),
+    ("  PostgreSQL server per NO_EXTERNAL_RECIPIENTS", _cpu("source", "pg_server_per_decided")),
     ("(a) smtp-source, 20 sessions, 10 KB, conn/msg", None),
     ("  msgs/s acknowledged (250)", lambda r: _g(r, "source", "msgs_per_s")),
     ("  msgs/s until every one decided", lambda r: _g(r, "source", "decided_per_s")),
@@ -88,7 +106,15 @@ def _fmt(v) -> str:
 
 
 NOTES = """\
-Notes: 'ours' figures for (a) count a message only when its decision is in the database (read
+Notes: CPU ms per message is user+system time of the server's processes (the sink's one process;
+our server and its worker processes; the 'SMTP side' is every process but the workers) from
+/proc over the load, divided by the messages acknowledged (or decided, once all are): other
+processes on the machine hardly move it, unlike the rates below, which follow whatever else
+runs on the 2 cores. Its ratio column is the figure over the sink's CPU per acknowledged
+message of the same load. 'PostgreSQL server' is the CPU of the database server's backends
+serving our database (the bench's own reader left out; the WAL writer and checkpointer, shared
+with every database, too).
+'ours' figures for (a) count a message only when its decision is in the database (read
 only, polled every 50 ms); the sink has no decisions, so its 'decided' figures are its 250s.
 smtp-source writes its own headers (From: <sender>, To: <the envelope recipient> = the BCC
 address), so ours decides NO_EXTERNAL_RECIPIENTS for that load: it is the raw throughput through

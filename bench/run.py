@@ -63,6 +63,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="500 small messages instead of 3000")
     parser.add_argument("--count", type=int, help="small messages per load (a)")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--wait-quiet", type=float, help="seconds to wait for a quiet CPU before "
+                        "each target (default 120, --quick 15); CPU per message needs none")
     parser.add_argument("--big-mib", type=float, default=loads.BIG_MIB,
                         help="attachment size of load (b) in MiB (49 MiB is over the 50 MB cap)")
     args = parser.parse_args()
@@ -73,6 +75,7 @@ def main() -> int:
            "big_attachment_bytes": int(args.big_mib * 1024 * 1024)}
     # Our own handlers (asyncio.run's SIGINT handling can lose the cancellation in wait_for):
     # Ctrl-C and SIGTERM raise KeyboardInterrupt wherever we are; ExitStacks then clean up.
+    wait = args.wait_quiet if args.wait_quiet is not None else (15 if args.quick else 120)
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -98,7 +101,7 @@ def main() -> int:
             for name in names:
                 print(f"running {name} ...", flush=True)
                 started = time.monotonic()
-                busy = wait_quiet()  # up to 2 min for other people's loads to end
+                busy = wait_quiet(timeout=wait)  # for other people's loads to end
                 others = _others()
                 out.setdefault("environment", {})[name] = {
                     "cpu_busy_before": round(busy, 2), "loadavg_1m": os.getloadavg()[0],

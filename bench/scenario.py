@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 
 import loads
-from procmem import PeakSampler, tree_hwm, tree_rss
+from procmem import PeakSampler, side_cpu_s, tree_cpu_s, tree_hwm, tree_rss
 from targets import Target
 
 MiB = 1024 * 1024
@@ -46,13 +46,18 @@ def _decision_latencies(t: Target, like: str, starts: dict[str, float]) -> dict:
             "decision_p99_ms": ms(loads.percentile(lat, 99))}
 
 
-async def _small(t: Target, tag: str, count: int, conc: int, stop=None) -> dict:
+async def _small(t: Target, tag: str, count: int, conc: int, stop=None, cpu: bool = False) -> dict:
+    meter = CpuPerMessage(t) if cpu else None
     t0 = time.monotonic()
     res = await loads.small_load(t.port, t.rcpt, tag, count, conc, stop)
     out = res.summary()
+    if meter is not None:
+        meter.acked(res.ok)
     if t.decisions is not None:
         like = f"bench.{tag}.%"
         d = await _decided(t, like, res.ok)
+        if meter is not None:
+            out["cpu_ms_per_message"] = meter.decided(d["decided"], d["reasons"].get("LOGGED", 0))
         out.update(decided=d["decided"], complete=d["complete"], reasons=d["reasons"],
                    until_decided_s=round(d["t_mono"] - t0, 3),
                    decided_per_s=round(d["decided"] / (d["t_mono"] - t0), 1))
@@ -61,6 +66,8 @@ async def _small(t: Target, tag: str, count: int, conc: int, stop=None) -> dict:
     else:
         out.update(until_decided_s=out["elapsed_s"], decided_per_s=out["msgs_per_s"],
                    logged_per_s=out["msgs_per_s"])
+        if meter is not None:
+            out["cpu_ms_per_message"] = meter.out
     return out
 
 
@@ -86,6 +93,43 @@ async def _big(t: Target, written: tuple[Path, str, int]) -> dict:
         out["to_decision_s"] = out["to_250_s"]
     path.unlink(missing_ok=True)
     return out
+
+
+class CpuPerMessage:
+    """CPU milliseconds per message of the server's process tree over one load (from /proc):
+    `acked()` when every message has its 250 (the SMTP side: every process but the workers),
+    `decided()` when every one has its decision (the whole tree), and the PostgreSQL backends
+    of its database over the same span. CPU time, unlike a rate, hardly moves when other
+    processes load the machine."""
+
+    def __init__(self, t: Target):
+        self.t = t
+        self.side0, self.tree0 = side_cpu_s(t.pid), tree_cpu_s(t.pid)
+        if t.pg is not None:
+            t.pg.begin()
+        self.out: dict = {}
+
+    def acked(self, n: int) -> None:
+        side = side_cpu_s(self.t.pid)
+        smtp = side["smtp"] - self.side0["smtp"]
+        self.out.update(acked=n, ack_smtp_side=_per(smtp, n),
+                        ack_tree=_per(tree_cpu_s(self.t.pid) - self.tree0, n))
+
+    def decided(self, n: int, logged: int | None = None) -> dict:
+        side = side_cpu_s(self.t.pid)
+        self.out.update(decided=n, decided_tree=_per(tree_cpu_s(self.t.pid) - self.tree0, n),
+                        decided_smtp_side=_per(side["smtp"] - self.side0["smtp"], n),
+                        decided_workers=_per(side["workers"] - self.side0["workers"], n))
+        if self.t.pg is not None:
+            pg = self.t.pg.end()
+            self.out["pg_server_per_decided"] = _per(pg, n)
+            if logged:
+                self.out["pg_server_per_logged"] = _per(pg, logged)
+        return self.out
+
+
+def _per(seconds: float, n: int) -> float | None:
+    return round(seconds * 1000 / n, 3) if n else None
 
 
 class ServerDied(Exception):
@@ -131,13 +175,17 @@ async def _phases(t: Target, cfg: dict, payload: bytes, work: Path, r: dict) -> 
 
     n = cfg["count"]
     host = f"srca{run_id}.bench.example"
+    meter = CpuPerMessage(t)
     t0 = time.monotonic()
     src = await loads.smtp_source(t.port, t.rcpt, ["-s", "20", "-m", str(n), "-l", "10240",
                                                    "-M", host, "-S", "Quarterly proposal"], 900)
     accepted = n - src["error_lines"]
+    meter.acked(accepted)
+    src["cpu_ms_per_message"] = meter.out
     src["msgs_per_s"] = round(accepted / src["elapsed_s"], 1)
     if t.decisions is not None:
         d = await _decided(t, f"%@{host}", n)
+        meter.decided(d["decided"])
         src.update(decided=d["decided"], complete=d["complete"], reasons=d["reasons"],
                    until_decided_s=round(d["t_mono"] - t0, 3),
                    decided_per_s=round(d["decided"] / (d["t_mono"] - t0), 1))
@@ -145,7 +193,7 @@ async def _phases(t: Target, cfg: dict, payload: bytes, work: Path, r: dict) -> 
         src.update(until_decided_s=src["elapsed_s"], decided_per_s=src["msgs_per_s"])
     r["source"] = src
     _check(t, r, "a smtp-source")
-    r["client"] = await _small(t, f"a{run_id}", n, 20)
+    r["client"] = await _small(t, f"a{run_id}", n, 20, cpu=True)
     _check(t, r, "a client")
 
     big_file = await _write_big(work / f"big2-{t.name}.eml", payload, f"bigC{run_id}")

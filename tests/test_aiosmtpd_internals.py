@@ -58,3 +58,17 @@ def test_commands_are_looked_up_in_smtp_methods_and_readers_keep_a_waiter():
         "SMTP._handle_client no longer looks commands up with _smtp_methods.get(command)"
     assert "self._waiter = None" in _source(asyncio.StreamReader.__init__), \
         "asyncio.StreamReader._waiter is gone: shutdown cannot tell an idle session"
+
+
+def test_addresses_are_parsed_as_our_remembered_getaddr_does():
+    """StreamingSMTP._getaddr remembers the parse of MAIL FROM / RCPT TO arguments; it must
+    answer as aiosmtpd's own does, on good and bad arguments alike."""
+    source = _source(SMTP._getaddr)
+    assert "get_angle_addr(arg)" in source and "get_addr_spec(arg)" in source \
+        and "self.local_part_limit" in source, "SMTP._getaddr changed: re-check StreamingSMTP._getaddr"
+    ours, theirs = object.__new__(StreamingSMTP), object.__new__(SMTP)
+    for limit in (0, 64):
+        ours.local_part_limit = theirs.local_part_limit = limit
+        for arg in ("<a@b.example>", "<a@b.example> SIZE=100", "a@b.example", "", "<>", "<bad",
+                    "<" + "x" * 70 + "@b.example>", "<a@[127.0.0.1]> BODY=8BITMIME", "not an address"):
+            assert ours._getaddr(arg) == theirs._getaddr(arg), arg

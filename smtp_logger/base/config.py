@@ -69,6 +69,7 @@ class Settings:
     rotation_grace_hours: float = 0
     workers: int = 2
     worker_processes: int = 2
+    smtp_processes: int = 1
     log_format: str = "auto"
     log_level: str = "info"
     metrics_port: int = 0
@@ -131,7 +132,7 @@ CHOICES = {
 RANGES = {"port": (1, 65535), "metrics_port": (0, 65535), "notify_smtp_port": (1, 65535),
           "notify_smtp_timeout": (1, 3600), "notify_digest_hour": (0, 23), "notify_retry_seconds": (0.1, 86400),
           "api_port": (0, 65535), "webhook_timeout": (0.1, 300), "webhook_retry_hours": (0, 8760),
-          "max_attempts": (1, None)}
+          "max_attempts": (1, None), "smtp_processes": (1, 64)}
 _TYPE_WORDS = {"str": "a string", "int": "an integer", "float": "a number", "bool": "true or false",
                "list[str]": "a list of strings"}
 _ENV_ONLY = {"CONFIG"}  # SMTP_LOGGER_CONFIG names the file; it is not a setting

@@ -13,7 +13,6 @@ from smtp_logger.base.config import ConfigError, load_settings
 from smtp_logger.base.logsetup import configure
 from smtp_logger.intake.addresses import mark_changed
 from smtp_logger.intake.spool import Spool
-from smtp_logger.run.pipeline import Pipeline
 from smtp_logger.store import accounts
 from smtp_logger.store.accounts import Conflict, NotFound
 from smtp_logger.store.db import session_factory, upgrade
@@ -121,7 +120,9 @@ class Context:
                     raise UserError(f"database error: {str(exc).splitlines()[0]}") from exc
                 raise
 
-    def pipeline(self) -> Pipeline:
+    def pipeline(self):
+        """The pipeline (imported on demand: `serve` with worker processes never needs it here)."""
+        from smtp_logger.run.pipeline import Pipeline
         return Pipeline(self.settings, self.prepare(), Spool(self.settings.data_path))
 
     def account_id(self, session) -> int:

@@ -9,15 +9,15 @@ from __future__ import annotations
 import signal
 import threading
 
-import uvicorn
-from uvicorn.importer import import_from_string
-
 from smtp_logger.run.webhooks import WebhookSender
 
 APP = "smtp_logger.api.app:create_app"
 
 
-def api_server(settings, host: str | None = None, port: int | None = None) -> uvicorn.Server:
+def api_server(settings, host: str | None = None, port: int | None = None):
+    """The API's uvicorn server (uvicorn and FastAPI are imported only when an API runs)."""
+    import uvicorn
+    from uvicorn.importer import import_from_string
     app = import_from_string(APP)(settings)
     return uvicorn.Server(uvicorn.Config(app, host=host or settings.api_host, port=port or settings.api_port,
                                          log_config=None, access_log=False, server_header=False))
@@ -26,7 +26,7 @@ def api_server(settings, host: str | None = None, port: int | None = None) -> uv
 class Companions:
     def __init__(self, settings, host: str | None = None, port: int | None = None):
         self.deliverer = WebhookSender(settings).start()
-        self.api: uvicorn.Server | None = None
+        self.api = None  # a uvicorn.Server when the API runs here
         self.thread: threading.Thread | None = None
         if port or settings.api_port:
             self.api = api_server(settings, host, port)

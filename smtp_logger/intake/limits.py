@@ -57,8 +57,18 @@ class ClientLimits:
         self.messages: dict[str, deque] = {}
         self.unknown: dict[str, deque] = {}
         self.blocked_until: dict[str, float] = {}
+        self._exempt: dict[str, bool] = {}
 
     def exempt(self, address: str) -> bool:
+        """In trusted_networks (asked several times a connection: the answer is remembered)."""
+        known = self._exempt.get(address)
+        if known is None:
+            if len(self._exempt) > 10_000:
+                self._exempt.clear()
+            known = self._exempt[address] = self._in_trusted(address)
+        return known
+
+    def _in_trusted(self, address: str) -> bool:
         try:
             ip = ipaddress.ip_address(address)
         except ValueError:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from email.errors import HeaderParseError
+from functools import lru_cache
 
 import structlog
 from aiosmtpd.lmtp import LMTP
-from aiosmtpd.smtp import SMTP, syntax
+from aiosmtpd.smtp import SMTP, get_addr_spec, get_angle_addr, syntax
 
 from smtp_logger.intake import replies
 from smtp_logger.intake.addresses import split_record_address
@@ -25,10 +27,14 @@ log = structlog.get_logger("smtp_logger.intake")
 
 
 class Handler:
-    """aiosmtpd hooks: recipient checks and our own error replies."""
+    """aiosmtpd hooks: recipient checks and our own error replies. One per server: aiosmtpd's
+    __init__ lists its handle_ and auth_ members for every connection (__dir__ names only those)."""
 
     def __init__(self, app):
         self.app = app
+
+    def __dir__(self):
+        return list(_HANDLER_NAMES)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         started = time.monotonic()
@@ -78,6 +84,22 @@ def _peer(session) -> str:
 
 
 _COMMAND_NAMES: dict[type, list[str]] = {}
+_HANDLER_NAMES = tuple(name for name in vars(Handler) if name.startswith(("handle_", "auth_")))
+
+
+@lru_cache(maxsize=1024)
+def _parse_address(arg: str) -> tuple[str | None, str | None]:
+    """SMTP._getaddr's parse of a MAIL FROM / RCPT TO argument, remembered: the same few
+    arguments come again and again, and email's parser costs ~0.1 ms a call (aiosmtpd also
+    defines a typing.Protocol class on every call). Without the local-part limit (per session)."""
+    try:
+        if arg.lstrip().startswith("<"):
+            address, rest = get_angle_addr(arg)
+        else:
+            address, rest = get_addr_spec(arg)
+    except HeaderParseError:
+        return None, None
+    return address.addr_spec, rest
 
 
 class StreamingSMTP(SMTP):
@@ -92,11 +114,22 @@ class StreamingSMTP(SMTP):
 
     lmtp = False
 
-    def __init__(self, app, limits: ClientLimits | None = None, **kwargs):
+    def __init__(self, app, limits: ClientLimits | None = None, handler: Handler | None = None, **kwargs):
         self.app = app
         self.limits = limits or ClientLimits(app.settings)
         self.line_length_limit = app.settings.max_line_length
-        super().__init__(Handler(app), **kwargs)
+        super().__init__(handler or Handler(app), **kwargs)
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        """As aiosmtpd's (pinned by tests/test_aiosmtpd_internals.py), with the parse remembered."""
+        if not arg:
+            return "", ""
+        addr, rest = _parse_address(arg)
+        if addr is None:
+            return None, None
+        if self.local_part_limit and len(addr.rpartition("@")[0]) > self.local_part_limit:
+            return None, None
+        return addr, rest
 
     def __dir__(self):
         """aiosmtpd's __init__ runs for every connection and introspects the protocol (dir() and
@@ -246,8 +279,10 @@ class _SpoolSink:
 
     # The group committer's side (its thread): see smtp/committer.py.
     def prepare(self) -> None:
-        if self.writer is None:
-            self.writer = self.spool.open_writer(self.mail_from, self.rcpt_tos, self.peer, self.helo)
+        if self.writer is None:  # all of it in memory: written and fsynced in one go
+            chunks, self.chunks, self.pending = self.chunks, [], 0
+            self.writer = self.spool.write_whole(self.mail_from, self.rcpt_tos, self.peer, self.helo, chunks)
+            return
         self._drain_into_writer()
         self.writer.prepare()
 
@@ -301,7 +336,8 @@ def protocol_factory(app):
         kwargs["proxy_protocol_timeout"] = settings.proxy_protocol_timeout
     certificates = app.tls
     limits = ClientLimits(settings)  # shared by every session of this server
-    return lambda: cls(app, limits, tls_context=certificates.context, **kwargs)
+    handler = Handler(app)
+    return lambda: cls(app, limits, handler, tls_context=certificates.context, **kwargs)
 
 
 __all__ = ["protocol_factory", "Spool"]

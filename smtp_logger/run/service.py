@@ -10,6 +10,7 @@ import gc
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
+from functools import cached_property
 
 import structlog
 from prometheus_client import REGISTRY, Counter, Gauge
@@ -23,8 +24,8 @@ from smtp_logger.intake.tls import Certificates
 from smtp_logger.run.addresses import AddressBook
 from smtp_logger.run.health import HealthServer
 from smtp_logger.run.notifier import Notifier
-from smtp_logger.run.pipeline import Pipeline
 from smtp_logger.run.quarantine import Quarantine
+from smtp_logger.run.smtpprocs import SmtpProcesses, take_over_signals
 from smtp_logger.run.workers import Workers
 from smtp_logger.store.db import lookup_engine, session_factory, upgrade
 
@@ -51,17 +52,21 @@ REGISTRY.register(WORKER_COUNTS)
 
 
 class App:
-    def __init__(self, settings):
+    def __init__(self, settings, smtp_only: bool = False):
+        """`smtp_only`: one of the extra SMTP processes (run/smtpprocs.py): it listens and
+        spools; recovery, workers, notices and metrics are the server process's."""
         self.settings = settings
+        self.smtp_only = smtp_only
         self.sessions = session_factory(settings.db_url)
         self.engine = lookup_engine(settings.db_url)
         self.addresses = AddressBook(settings, self.engine)
         self.spool = Spool(settings.data_path)
         self.disk = DiskSpace(settings.data_path, settings.min_free_bytes)  # MAIL and EHLO ask it
         self.tls = Certificates(settings.tls_cert, settings.tls_key)  # renewed without a restart
-        self.pipeline = Pipeline(settings, self.sessions, self.spool)
-        self.workers = Workers(settings, self.pipeline, self.spool)
-        self.notifier = Notifier(settings, self.sessions) if settings.notices_on else None
+        # Worker processes build their own pipeline: the SMTP process imports none of it then.
+        self.workers = None if smtp_only else Workers(settings, lambda: self.pipeline, self.spool)
+        self.notifier = Notifier(settings, self.sessions) if settings.notices_on and not smtp_only else None
+        self.smtp_processes = SmtpProcesses(settings, smtp_process_main) if settings.smtp_processes > 1 and not smtp_only else None
         self.committer: GroupCommitter | None = None
         self.connections = 0
         self.smtp_sessions: set = set()  # the SMTP sessions open now (intake/server.py keeps it)
@@ -69,6 +74,12 @@ class App:
         self._watch: asyncio.Task | None = None
         self.health: HealthServer | None = None
         self._tasks: list[asyncio.Task] = []
+
+    @cached_property
+    def pipeline(self):
+        """Parsing, rules and the write path, for workers run as threads in this process."""
+        from smtp_logger.run.pipeline import Pipeline
+        return Pipeline(self.settings, self.sessions, self.spool)
 
     async def is_live_address(self, address: str) -> bool | None:
         """The RCPT TO check: our own copy of the live addresses, else the database (None: it
@@ -84,30 +95,35 @@ class App:
         # RCPT look-ups on a database server run in threads: enough of them for every session.
         self.loop.set_default_executor(ThreadPoolExecutor(
             max_workers=min(256, self.settings.max_connections), thread_name_prefix="smtp-logger-io"))
-        if self.settings.is_embedded:
+        if self.settings.is_embedded and not self.smtp_only:
             await asyncio.to_thread(upgrade, self.settings.db_url)
-        waiting = await asyncio.to_thread(self.spool.recover)
+        waiting = 0 if self.smtp_only else await asyncio.to_thread(self.spool.recover)
         await asyncio.to_thread(self.addresses.load_saved)
         if waiting:
             log.info("recovering_spooled", deliveries=waiting)
         self.committer = GroupCommitter(self.spool, self.loop)
-        self.workers.start()
+        if self.workers is not None:
+            self.workers.start()
         if self.notifier is not None:
             self.notifier.start()
-        self._watch = asyncio.ensure_future(self._watch_workers())
+        if not self.smtp_only:
+            self._watch = asyncio.ensure_future(self._watch_workers())
         self._tasks = [asyncio.ensure_future(self._watch_certificates()),
                        asyncio.ensure_future(self.addresses.keep_fresh())]
-        if self.settings.metrics_port:
+        if self.settings.metrics_port and not self.smtp_only:
             BACKLOG.set_function(self.spool.backlog)
             FAILED.set_function(Quarantine(self.spool).count_failed)
             WORKER_COUNTS.counts = self.workers.counts
             self.health = HealthServer(self.settings, self.spool)  # /metrics, /healthz, /readyz
+        # Several SMTP processes share the port: each binds it with SO_REUSEPORT.
+        server = await self.loop.create_server(protocol_factory(self), self.settings.host, self.settings.port,
+                                               reuse_address=True, reuse_port=self.settings.smtp_processes > 1)
+        if self.smtp_processes is not None:
+            self.smtp_processes.start()
         # Modules, caches and start-up state are never garbage; left tracked, every full
         # collection walked them all and paused the event loop for 70-105 ms (bench (c)).
-        gc.collect()
-        gc.freeze()
-        server = await self.loop.create_server(protocol_factory(self), self.settings.host,
-                                               self.settings.port, reuse_address=True)
+        # Done once listening: the collection takes 0.1-0.2 s that the first 220 need not wait.
+        self.loop.call_soon(_freeze_startup_objects)
         log.info("listening", host=self.settings.host, port=self.settings.port,
                  lmtp=self.settings.lmtp, database=self.settings.db_url.split("://")[0])
         return server
@@ -116,6 +132,8 @@ class App:
         while True:
             await asyncio.sleep(WATCH_INTERVAL)
             self.workers.replace_dead()
+            if self.smtp_processes is not None:
+                self.smtp_processes.replace_dead()
 
     async def _watch_certificates(self) -> None:
         while self.settings.tls_cert:
@@ -136,7 +154,10 @@ class App:
         for task in [self._watch, *self._tasks]:
             if task is not None:
                 task.cancel()
-        await asyncio.to_thread(self.workers.stop, timeout)
+        if self.smtp_processes is not None:  # they finished their sessions meanwhile (shutdown)
+            await asyncio.to_thread(self.smtp_processes.join, timeout)
+        if self.workers is not None:
+            await asyncio.to_thread(self.workers.stop, timeout)
         if self.notifier is not None:
             await asyncio.to_thread(self.notifier.stop)
         if self.committer is not None:
@@ -167,14 +188,39 @@ class App:
         grace = self.settings.shutdown_grace_seconds
         deadline = time.monotonic() + grace
         log.info("stopping", sessions=len(self.smtp_sessions), grace_seconds=grace)
+        if self.smtp_processes is not None:
+            self.smtp_processes.begin_shutdown()
         server.close()
         cut_off = await close_sessions(self.smtp_sessions, grace, hurry)
         await server.wait_closed()
         left = 0.0 if hurry is not None and hurry.is_set() else max(1.0, deadline - time.monotonic())
         try:
-            await asyncio.wait_for(self.drain(), timeout=left)
+            if not self.smtp_only:  # the workers' work: an SMTP process only finishes its sessions
+                await asyncio.wait_for(self.drain(), timeout=left)
         except asyncio.TimeoutError:
             if waiting := self.spool.backlog():
                 log.warning("stopped_with_backlog", deliveries=waiting)  # kept for the next start
         await self.close(timeout=max(1.0, grace))
         log.info("stopped", sessions_cut_off=cut_off)
+
+
+def _freeze_startup_objects() -> None:
+    gc.collect()
+    gc.freeze()
+
+
+def smtp_process_main(settings, index: int, stop_pipe) -> None:
+    """An extra SMTP process (run/smtpprocs.py): serves until the server closes `stop_pipe`."""
+    take_over_signals(index)
+    from smtp_logger.base.logsetup import configure
+    configure(settings.log_format, settings.log_level)
+    asyncio.run(_serve_until_closed(App(settings, smtp_only=True), stop_pipe))
+
+
+async def _serve_until_closed(app: App, stop_pipe) -> None:
+    server = await app.start()
+    closed = asyncio.Event()
+    app.loop.add_reader(stop_pipe.fileno(), closed.set)  # readable at EOF: the server closed its end
+    await closed.wait()
+    app.loop.remove_reader(stop_pipe.fileno())
+    await app.shutdown(server)

@@ -16,9 +16,7 @@ import time
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
-import httpx
 import structlog
-from standardwebhooks import Webhook
 
 from smtp_logger.run import netguard
 from smtp_logger.store import events, webhooks
@@ -48,7 +46,7 @@ class WebhookSender:
         self.schedule = [float(s) for s in settings.webhook_retry_schedule] or [3600.0]
         self.lease = max(3 * float(settings.webhook_timeout), 5.0)
         self.owner = f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
-        self.client = httpx.Client(timeout=float(settings.webhook_timeout), follow_redirects=False)
+        self._client = None  # made on the first delivery: httpx costs 18 MB where no webhook is set
         self.wake, self.stopping = threading.Event(), threading.Event()
         self.thread: threading.Thread | None = None
         events.on_commit(self.wake.set)
@@ -64,7 +62,8 @@ class WebhookSender:
         events.forget(self.wake.set)
         if self.thread is not None:
             self.thread.join(timeout)
-        self.client.close()
+        if self._client is not None:
+            self._client.close()
 
     def run(self) -> None:
         while not self.stopping.is_set():
@@ -116,7 +115,9 @@ class WebhookSender:
             status = self._post(target, hook_id, body_of(event), endpoint.secret)
         except netguard.UrlRefused as exc:
             error = f"refused: {exc}"
-        except httpx.HTTPError as exc:
+        except Exception as exc:
+            if not isinstance(exc, _httpx().HTTPError):
+                raise
             error = exc.__class__.__name__
         took = int((time.monotonic() - started) * 1000)
         if status is not None and 200 <= status < 300:
@@ -144,15 +145,31 @@ class WebhookSender:
                  error=error and error.split(":")[0], attempt=endpoint.attempt)
         return False
 
+    @property
+    def client(self):
+        if self._client is None:
+            self._client = _httpx().Client(timeout=float(self.settings.webhook_timeout), follow_redirects=False)
+        return self._client
+
     def _post(self, target: netguard.Target, hook_id: str, body: str, secret: str) -> int:
         now = datetime.now(timezone.utc)
         headers = {
             "webhook-id": hook_id, "webhook-timestamp": str(int(now.timestamp())),
-            "webhook-signature": Webhook(secret).sign(hook_id, now, body),
+            "webhook-signature": _sign(secret, hook_id, now, body),
             "content-type": "application/json", "user-agent": "smtp-logger-webhooks/1",
             "host": urlsplit(target.url).netloc,
         }
-        url = httpx.URL(target.url).copy_with(host=target.address)
+        url = _httpx().URL(target.url).copy_with(host=target.address)
         extensions = {"sni_hostname": target.host} if url.scheme == "https" else {}
         with self.client.stream("POST", url, content=body.encode(), headers=headers, extensions=extensions) as r:
             return r.status_code
+
+
+def _httpx():
+    import httpx
+    return httpx
+
+
+def _sign(secret: str, hook_id: str, now: datetime, body: str) -> str:
+    from standardwebhooks import Webhook
+    return Webhook(secret).sign(hook_id, now, body)

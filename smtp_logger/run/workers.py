@@ -22,16 +22,20 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import structlog
 from prometheus_client.core import CounterMetricFamily
 
+from smtp_logger.base.process import name_process
 from smtp_logger.intake.disk import is_out_of_space
 from smtp_logger.intake.spool import Spool, SpoolEntry
-from smtp_logger.run.pipeline import Pipeline
 from smtp_logger.run.quarantine import Quarantine
 from smtp_logger.store.db import session_factory
 from smtp_logger.store.health import database_error
+
+if TYPE_CHECKING:
+    from smtp_logger.run.pipeline import Pipeline
 
 log = structlog.get_logger("smtp_logger.run.workers")
 BATCH = 16  # deliveries claimed at a time: the other workers take the rest
@@ -259,11 +263,15 @@ def _process_main(name: str, settings, server_pid: int, stop, counts: "WorkerCou
         signal.signal(sig, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, GROUP_SIGNALS)  # blocked since the spawn: see Workers
     threading.Thread(target=_exit_with_parent, args=(server_pid,), daemon=True).start()
+    name_process(f"sl-worker-{name}")
     os.nice(10)
     from smtp_logger.base.logsetup import configure
     configure(settings.log_format, settings.log_level)
+    from smtp_logger.run.pipeline import Pipeline
     spool = Spool(settings.data_path)
     pipeline = Pipeline(settings, session_factory(settings.db_url), spool)
+    from smtp_logger.understand.addresses import warm
+    warm()  # the address parser, imported now rather than for the first message
     gc.collect()
     gc.freeze()  # start-up objects are never garbage: full collections need not walk them
     SpoolWorker(name, pipeline, spool, stop, counts).run()
@@ -272,8 +280,10 @@ def _process_main(name: str, settings, server_pid: int, stop, counts: "WorkerCou
 class Workers:
     """Starts, watches (a dead worker process is replaced) and stops the workers."""
 
-    def __init__(self, settings, pipeline: Pipeline, spool: Spool):
-        self.settings, self.pipeline, self.spool = settings, pipeline, spool
+    def __init__(self, settings, pipeline, spool: Spool):
+        """`pipeline`: a Pipeline, or a function making it (asked only for worker threads)."""
+        self.settings, self.spool = settings, spool
+        self._pipeline = pipeline
         self.in_processes = settings.worker_processes > 0
         self.context = multiprocessing.get_context("spawn")
         self.stop_event = StopFlag(self.context) if self.in_processes else threading.Event()
@@ -298,10 +308,13 @@ class Workers:
             finally:
                 signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         else:
-            runner = SpoolWorker(name, self.pipeline, self.spool, self.stop_event, counts)
+            runner = SpoolWorker(name, self.pipeline(), self.spool, self.stop_event, counts)
             worker = threading.Thread(target=runner.run, name=f"smtp-logger-{name}", daemon=True)
             worker.start()
         self.running[index] = worker
+
+    def pipeline(self) -> "Pipeline":
+        return self._pipeline() if callable(self._pipeline) else self._pipeline
 
     def replace_dead(self) -> None:
         for index, worker in list(self.running.items()):

@@ -6,11 +6,10 @@ connections; issues no queries of its own besides the migration runner's.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -58,15 +57,43 @@ def session_factory(url: str) -> sessionmaker[Session]:
     return sessionmaker(get_engine(url), expire_on_commit=False)
 
 
-def alembic_config(url: str) -> Config:
+def alembic_config(url: str):
+    from alembic.config import Config  # only a migration needs Alembic (imported on demand)
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
 
 
+_REVISION = re.compile(r"""^(down_)?revision\s*=\s*['"]?([\w]+|None)['"]?""", re.M)
+
+
+def head_revision() -> str | None:
+    """The newest migration's id, read from the files (Alembic takes 20 MB and 0.3 s to import)."""
+    revisions, parents = set(), set()
+    for script in (MIGRATIONS / "versions").glob("*.py"):
+        for down, value in _REVISION.findall(script.read_text()):
+            (parents if down else revisions).add(value)
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def is_current(url: str) -> bool:
+    """Whether the database is at the newest migration already (False when unsure)."""
+    head = head_revision()
+    try:
+        with get_engine(url).connect() as connection:
+            versions = [row[0] for row in connection.exec_driver_sql("SELECT version_num FROM alembic_version")]
+    except Exception:  # no such table yet, or no database: let Alembic see to it
+        return False
+    return head is not None and versions == [head]
+
+
 def upgrade(url: str) -> None:
-    """Apply every migration (idempotent)."""
+    """Apply every migration (idempotent; Alembic is only imported when one is missing)."""
+    if is_current(url):
+        return
+    from alembic import command
     engine = get_engine(url)
     with engine.begin() as connection:
         cfg = alembic_config(url)
