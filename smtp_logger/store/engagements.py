@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from smtp_logger.decide.rules import ThreadFacts
-from smtp_logger.store.models import Attachment, Engagement, EngagementContact, Thread, ThreadMessageId
+from smtp_logger.store.models import Engagement, EngagementContact, Thread, ThreadMessageId
 from smtp_logger.store.rows import insert_all, insert_id
 
 SUBJECT_THREAD_WINDOW = timedelta(days=30)
@@ -87,10 +87,3 @@ def remember_keys(session: Session, account_id: int, thread_id: int, keys: tuple
         ThreadMessageId.account_id == account_id, ThreadMessageId.message_id.in_(keys))))
     insert_all(session, ThreadMessageId, [dict(account_id=account_id, thread_id=thread_id, message_id=key[:998])
                                           for key in dict.fromkeys(keys) if key not in known])
-
-
-def attachment_hashes_in_use(session: Session, hashes: list[str]) -> set[str]:
-    """Which of these content hashes an attachment row references (the rest are orphan files)."""
-    if not hashes:
-        return set()
-    return set(session.scalars(select(Attachment.sha256).where(Attachment.sha256.in_(hashes)).distinct()))
