@@ -120,7 +120,7 @@ def sweep(sessions, store: BlobStore, grace: float) -> int:
     """Remove unreferenced blobs untouched for `grace` seconds, and half-written leftovers."""
     removed = 0
     for part in _parts(store):
-        part.remove_leftovers(grace)
+        removed += part.remove_leftovers(grace)
         candidates = part.untouched_keys(grace)
         for i in range(0, len(candidates), 500):
             with sessions() as session:
