@@ -1,7 +1,8 @@
 """The `database` back-end: blobs in the CRM database, in rows of 1 MiB (`blob_chunks`), so
 every receiver on one PostgreSQL reads what any of them kept. Works on SQLite too.
 
-Nothing half-written is visible: `put` first inserts a `blobs` row without a key
+Nothing half-written is visible: a blob of one chunk is written with its key in one
+transaction; a larger one first gets a `blobs` row without a key
 (`complete` false), writes the chunks in short transactions of their own (on SQLite the write
 lock is never held for a whole 50 MB blob), and only then sets the key and `complete` in one
 transaction. All of this happens before the decision's transaction opens; that transaction
@@ -44,6 +45,9 @@ class DatabaseBlobStore(BlobStore):
         return bool(found)
 
     def put(self, stream: BinaryIO, sha256: str | None = None) -> str:
+        first = stream.read(CHUNK)
+        if len(first) < CHUNK:  # the whole blob: one transaction (most raw messages)
+            return self._put_small(first, sha256)
         if sha256 and self.touch(sha256):
             return sha256
         with self.sessions() as session:
@@ -52,7 +56,7 @@ class DatabaseBlobStore(BlobStore):
             session.commit()
             blob_id, finished = row.id, False
             try:
-                key, size = self._write_chunks(session, blob_id, stream)
+                key, size = self._write_chunks(session, blob_id, first, stream)
                 if sha256 and key != sha256:
                     raise ValueError(f"content hashes to {key}, not {sha256}")
                 finished = self._finish(session, blob_id, key, size)
@@ -63,14 +67,32 @@ class DatabaseBlobStore(BlobStore):
                     _remove(session, [blob_id])
                     session.commit()
 
-    def _write_chunks(self, session: Session, blob_id: int, stream: BinaryIO) -> tuple[str, int]:
-        digest, size, seq = hashlib.sha256(), 0, 0
-        while chunk := stream.read(CHUNK):
+    def _put_small(self, data: bytes, sha256: str | None) -> str:
+        key = hashlib.sha256(data).hexdigest()
+        if sha256 and key != sha256:
+            raise ValueError(f"content hashes to {key}, not {sha256}")
+        with self.sessions() as session:  # the insert first: on SQLite a read before it could go stale
+            try:
+                row = BlobRow(sha256=key, size=len(data), complete=True)
+                session.add(row)
+                session.flush()
+                session.execute(insert(BlobChunk), {"blob_id": row.id, "seq": 0, "data": data})
+                session.commit()
+                return key
+            except IntegrityError:  # kept already (or another writer was faster): reused
+                session.rollback()
+        self.touch(key)
+        return key
+
+    def _write_chunks(self, session: Session, blob_id: int, first: bytes, stream: BinaryIO) -> tuple[str, int]:
+        digest, size, seq, chunk = hashlib.sha256(), 0, 0, first
+        while chunk:
             digest.update(chunk)
             size += len(chunk)
             session.execute(insert(BlobChunk), {"blob_id": blob_id, "seq": seq, "data": chunk})
             session.commit()
             seq += 1
+            chunk = stream.read(CHUNK)
         return digest.hexdigest(), size
 
     def _finish(self, session: Session, blob_id: int, key: str, size: int) -> bool:
