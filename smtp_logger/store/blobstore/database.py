@@ -64,7 +64,7 @@ class DatabaseBlobStore(BlobStore):
             finally:
                 if not finished:
                     session.rollback()
-                    _remove(session, [blob_id])
+                    remove_blobs(session, [blob_id])
                     session.commit()
 
     def _put_small(self, data: bytes, sha256: str | None) -> str:
@@ -124,7 +124,7 @@ class DatabaseBlobStore(BlobStore):
 
     def delete(self, sha256: str) -> None:
         with self.sessions() as session:
-            _remove(session, list(session.scalars(select(BlobRow.id).where(BlobRow.sha256 == sha256))))
+            remove_blobs(session, list(session.scalars(select(BlobRow.id).where(BlobRow.sha256 == sha256))))
             session.commit()
 
     def keys(self) -> Iterator[str]:
@@ -143,12 +143,12 @@ class DatabaseBlobStore(BlobStore):
         with self.sessions() as session:
             ids = list(session.scalars(select(BlobRow.id).where(
                 BlobRow.complete.is_(False), BlobRow.created_at < _now() - timedelta(seconds=grace))))
-            _remove(session, ids)
+            remove_blobs(session, ids)
             session.commit()
         return len(ids)
 
 
-def _remove(session: Session, blob_ids: list[int]) -> None:
+def remove_blobs(session: Session, blob_ids: list[int]) -> None:
     """Delete blobs and their chunks inside the caller's transaction."""
     if blob_ids:
         session.execute(delete(BlobChunk).where(BlobChunk.blob_id.in_(blob_ids)))

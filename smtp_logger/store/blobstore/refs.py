@@ -20,11 +20,13 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from smtp_logger.store.blobstore.base import BlobMissing, BlobStore, WithFallback
-from smtp_logger.store.blobstore.database import DatabaseBlobStore, _remove
+from smtp_logger.store.blobstore.database import DatabaseBlobStore, remove_blobs
 from smtp_logger.store.blobstore.local import LocalBlobStore
 from smtp_logger.store.models import Attachment, BlobRow, ReceivedMessage
 
-GONE = ("expired", "purged")  # received messages whose raw copy nothing needs any more
+# Received messages whose raw copy is no blob reference: expired or purged ones, and quarantined
+# ones (PROCESSING_FAILED: the delivery itself waits in spool/failed; a retry keeps it again).
+GONE = ("expired", "purged", "failed")
 _PENDING = "blob_unlinks_after_commit"
 
 
@@ -90,7 +92,7 @@ def release(session: Session, store: BlobStore, shas: set[str], grace: float) ->
     deleted = 0
     if database is not None:
         ids = [blob_id for blob_id, sha in rows if sha not in in_use]
-        _remove(session, ids)
+        remove_blobs(session, ids)
         deleted = len(ids)
     local = local_of(store)
     if local is not None and unused:
