@@ -86,7 +86,8 @@ def test_a_candidate_built_before_a_directory_change_is_built_again(cli):
     _spool(spool, forward_address, forward)
     [entry] = spool.claim("w0", 10)
     spool.keep_raw([entry])
-    delivery = prepare(spool, entry)
+    pipeline.raws.keep([entry])
+    delivery = prepare(pipeline.raws, entry)
     pipeline.build([delivery])
     cli("users", "add-alias", ALICE, "alice.private@partner.example")
     with pipeline.sessions() as session:

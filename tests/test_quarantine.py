@@ -43,7 +43,7 @@ def _metric(port: int, name: str) -> float:
 
 def test_a_delivery_that_keeps_failing_is_quarantined_and_logged_after_a_retry(tmp_path, db_url):
     metrics_port = free_port()
-    rx = start_receiver(tmp_path, db_url, max_attempts=3, metrics_port=metrics_port)
+    rx = start_receiver(tmp_path, db_url, max_attempts=3, metrics_port=metrics_port, blob_store="local")
     try:
         user = rx.add_user(ALICE)
         blocker = tmp_path / "data" / "attachments" / hashlib.sha256(ATTACHMENT).hexdigest()[:2]
@@ -100,7 +100,7 @@ def test_a_delivery_that_keeps_failing_is_quarantined_and_logged_after_a_retry(t
 
 def test_a_quarantined_delivery_stays_out_of_the_way_across_a_restart(tmp_path, db_url):
     """Quarantined mail is not processed again at start-up; `spool retry --all` takes it back."""
-    rx = start_receiver(tmp_path, db_url, max_attempts=1)
+    rx = start_receiver(tmp_path, db_url, max_attempts=1, blob_store="local")
     user = rx.add_user(ALICE)
     blocker = tmp_path / "data" / "attachments" / hashlib.sha256(ATTACHMENT).hexdigest()[:2]
     blocker.parent.mkdir(parents=True, exist_ok=True)
@@ -111,7 +111,7 @@ def test_a_quarantined_delivery_stays_out_of_the_way_across_a_restart(tmp_path, 
         _wait_for(lambda: rx.cli.json("spool", "list", "--failed"), timeout=30)
     finally:
         rx.stop()
-    rx = start_receiver(tmp_path, rx.settings.db_url, max_attempts=1)
+    rx = start_receiver(tmp_path, rx.settings.db_url, max_attempts=1, blob_store="local")
     try:
         rx.drain()
         assert [d["reason"] for d in rx.cli.json("why", msgid(poison))] == ["PROCESSING_FAILED"]
@@ -137,7 +137,8 @@ def test_the_owner_is_told_once_that_a_message_could_not_be_processed(tmp_path, 
     (to a real relay started here), none again for its retry that logs it."""
     from .relay import Sink
     relay = Sink().start()
-    rx = start_receiver(tmp_path, db_url, max_attempts=1, notify_smtp_host="127.0.0.1", notify_smtp_port=relay.port)
+    rx = start_receiver(tmp_path, db_url, max_attempts=1, notify_smtp_host="127.0.0.1", notify_smtp_port=relay.port,
+                        blob_store="local")
     try:
         user = rx.add_user(ALICE)
         blocker = tmp_path / "data" / "attachments" / hashlib.sha256(ATTACHMENT).hexdigest()[:2]

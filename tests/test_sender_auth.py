@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from .blobhelp import all_blobs
 from .conftest import start_receiver
 from .dnsserver import DkimKey, DnsServer
 from .mailers import message, msgid
@@ -177,9 +178,8 @@ def test_hyphenated_from_domain_and_subdomain_envelope_sender(tmp_path, db_url, 
         rx.stop()
 
 
-def _raw_copy(tmp_path: Path, mid: str) -> bytes:
-    found = [p.read_bytes() for p in (tmp_path / "data" / "raw").rglob("*") if p.is_file()
-             and mid.encode() in p.read_bytes()]
+def _raw_copy(settings, mid: str) -> bytes:
+    found = [data for data in all_blobs(settings).values() if mid.encode() in data]
     assert len(found) == 1, f"{len(found)} raw copies hold {mid}"
     return found[0]
 
@@ -192,7 +192,7 @@ def test_our_authentication_results_is_prepended_and_forged_ones_removed(tmp_pat
         data = b"Authentication-Results: upstream.example; spf=pass smtp.mailfrom=ours.example\r\n" + data
         assert send_raw(rx.port, ALICE, [_bcc(rx, ALICE)], data).startswith("250")
         rx.drain()
-        raw = _raw_copy(tmp_path, mid)
+        raw = _raw_copy(rx.settings, mid)
         first, _, rest = raw.partition(b"\r\n")
         assert first == (f"Authentication-Results: {HOST}; spf=pass smtp.mailfrom=ours.example; dkim=none; "
                          f"dmarc=pass header.from=ours.example policy.dmarc=reject").encode()

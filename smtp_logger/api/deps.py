@@ -19,7 +19,7 @@ from smtp_logger.api.problems import ApiProblem
 from smtp_logger.intake.spool import Spool
 from smtp_logger.run.pipeline import Pipeline
 from smtp_logger.store import api_keys
-from smtp_logger.store.blobs import BlobStore
+from smtp_logger.store.blobstore import BlobStore, open_store
 from smtp_logger.store.db import session_factory
 
 
@@ -34,8 +34,8 @@ class ApiState:
     @classmethod
     def build(cls, settings, resolve) -> "ApiState":
         sessions = session_factory(settings.db_url)
-        return cls(settings, sessions, Pipeline(settings, sessions, Spool(settings.data_path)),
-                   BlobStore.under(settings.data_path), resolve)
+        blobs = open_store(settings, sessions)
+        return cls(settings, sessions, Pipeline(settings, sessions, Spool(settings.data_path), blobs), blobs, resolve)
 
     @contextmanager
     def unit(self) -> Iterator[Session]:

@@ -7,15 +7,17 @@ the same as one that does not exist.
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import Response, StreamingResponse
 
 from smtp_logger.api import pages
 from smtp_logger.api.deps import Account, State
 from smtp_logger.api.problems import ApiProblem
 from smtp_logger.api.schemas import Change, DecisionOut, Engagement, Feed, Held, Page, Released
 from smtp_logger.store import api_reads, events, queries
+from smtp_logger.store.blobstore import CHUNK
 
 router = APIRouter(prefix="/v1")
 Id = Annotated[int, Path(ge=1, le=pages.MAX_ID)]
@@ -75,15 +77,30 @@ def changes(account: Account, api: State, since: pages.CursorParam = None, curso
 def attachment_content(attachment_id: Id, account: Account, api: State, request: Request):
     with api.unit() as session:
         found = api_reads.stored_file(session, account, attachment_id)
-    path = api.blobs.path(found.sha256)
-    if not path.exists():
-        raise ApiProblem("not-found", f"the file of attachment {attachment_id} is no longer kept")
     etag = f'"{found.sha256}"'
     if etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers={"ETag": etag})
-    return FileResponse(path, media_type=found.content_type, filename=found.filename, headers={
-        "ETag": etag, "X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"},
-        content_disposition_type="attachment")
+    try:
+        stream = api.blobs.open(found.sha256)
+    except FileNotFoundError:
+        raise ApiProblem("not-found", f"the file of attachment {attachment_id} is no longer kept") from None
+    return StreamingResponse(_chunks(stream), media_type=found.content_type, headers={
+        "ETag": etag, "X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox",
+        "Content-Disposition": _disposition(found.filename)})
+
+
+def _chunks(stream):
+    """The blob a chunk at a time (never the whole file in memory), closed at the end."""
+    with stream:
+        while chunk := stream.read(CHUNK):
+            yield chunk
+
+
+def _disposition(filename: str) -> str:
+    quoted = quote(filename, safe="")
+    if quoted == filename:
+        return f'attachment; filename="{filename}"'
+    return f"attachment; filename*=utf-8''{quoted}"
 
 
 @router.get("/decisions", response_model=Page[DecisionOut], tags=["read"],

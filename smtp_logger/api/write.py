@@ -165,7 +165,8 @@ def never_log_remove(entry: EntryPath, account: Account, api: State,
 def never_log_purge(entry: EntryPath, account: Account, api: State):
     value = _entry(entry)
     with api.unit() as session:
-        count = privacy.purge_engagements(session, privacy.engagements_for(session, account, value))
+        count = privacy.purge_engagements(session, privacy.engagements_for(session, account, value), api.blobs,
+                                          api.settings.blob_grace_seconds)
     return {"value": value, "deleted": count}
 
 

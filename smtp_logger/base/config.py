@@ -96,6 +96,10 @@ class Settings:
     notify_max_per_hour: int = 10
     notify_digest_hour: int = 8
     notify_retry_seconds: float = 60
+    # Where held raw mail and attachment files are kept (issue 19): "local" (this host's
+    # data_dir) or "database"; empty: local on SQLite, database on PostgreSQL.
+    blob_store: str = ""
+    blob_grace_seconds: float = 3600
 
     @property
     def data_path(self) -> Path:
@@ -127,6 +131,7 @@ CHOICES = {
     "sender_auth": ("none", "authentication-results", "dkim", "verify"),
     "log_format": ("auto", "json", "console"),
     "log_level": ("debug", "info", "warning", "error", "critical"),
+    "blob_store": ("", "local", "database"),
 }
 # Inclusive ranges of numeric settings; every other integer setting must be >= 0.
 RANGES = {"port": (1, 65535), "metrics_port": (0, 65535), "notify_smtp_port": (1, 65535),

@@ -9,6 +9,7 @@ from __future__ import annotations
 from smtp_logger.cli import (  # noqa: F401  (they register their commands)
     accounts,
     ask,
+    blobs,
     config,
     customers,
     deals,

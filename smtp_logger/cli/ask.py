@@ -6,9 +6,8 @@ import click
 import structlog
 
 from smtp_logger.cli.base import Context, UserError, emit, main, pass_ctx, valid_address
-from smtp_logger.intake.spool import Spool
-from smtp_logger.store import accounts, engagements, flood, lifecycle, privacy, queries
-from smtp_logger.store.blobs import BlobStore
+from smtp_logger.store import accounts, flood, privacy, queries
+from smtp_logger.store.blobstore import open_store, refs
 
 log = structlog.get_logger("smtp_logger.cli")
 
@@ -84,24 +83,17 @@ def held_list(obj: Context, as_json):
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
 def held_purge(obj: Context, as_json):
-    """Expire held messages older than the retention time (held_retention_days), and remove
-    attachment files that no logged email references (untouched for a day: see store.blobs)."""
-    spool = Spool(obj.settings.data_path)
+    """Expire held messages older than the retention time (held_retention_days) with the raw
+    copies nothing else needs, and remove blobs that nothing references and that were not
+    written for blob_grace_seconds (store.blobstore.refs)."""
+    settings = obj.settings
+    blobs = open_store(settings, obj.prepare())
     with obj.session() as session:
-        expired = privacy.expired_held(session, obj.settings.held_retention_days)
-        for message in expired:
-            lifecycle.expire(session, message, obj.settings.held_retention_days)
-        session.flush()
-        shas = {m.raw_sha256 for m in expired}
-        removable = [sha for sha in shas if not privacy.raw_still_needed(session, sha)]
-    for sha in removable:
-        spool.raw_path(sha).unlink(missing_ok=True)
-    with obj.session() as session:
-        reclaimed = BlobStore.under(obj.settings.data_path).reclaim(
-            lambda hashes: engagements.attachment_hashes_in_use(session, hashes))
+        expired = privacy.expire_held(session, settings.held_retention_days, blobs, settings.blob_grace_seconds)
+    reclaimed = refs.sweep(obj.prepare(), blobs, settings.blob_grace_seconds)
     log.info("attachment_files_reclaimed", files=reclaimed)
-    emit({"expired": len(expired)}, as_json,
-         f"{len(expired)} held message(s) expired; {reclaimed} unreferenced attachment file(s) removed")
+    emit({"expired": expired, "blobs_removed": reclaimed}, as_json,
+         f"{expired} held message(s) expired; {reclaimed} unreferenced blob(s) removed")
 
 
 @held.command("release")

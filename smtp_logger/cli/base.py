@@ -135,7 +135,8 @@ class Context:
 pass_ctx = click.make_pass_decorator(Context)
 
 # Commands that read or change no one account's data get no --account option.
-ACCOUNT_FREE = {"serve", "api", "db upgrade", "config check", "held purge", "accounts add", "accounts list"}
+ACCOUNT_FREE = {"serve", "api", "db upgrade", "config check", "held purge", "accounts add", "accounts list",
+                "blobs migrate", "blobs check"}
 
 
 def _remember_account(ctx, _param, value):

@@ -7,6 +7,7 @@ import click
 
 from smtp_logger.cli.base import Context, UserError, emit, main, pass_ctx, valid_address
 from smtp_logger.store import accounts, contacts, privacy, queries
+from smtp_logger.store.blobstore import open_store
 
 # -- contacts -------------------------------------------------------------------------------
 
@@ -124,5 +125,6 @@ def never_log_purge(obj: Context, address_or_domain, yes):
             return
         if not yes and not click.confirm(f"Delete {len(found)} logged email(s) involving {value}?"):
             raise UserError("aborted, nothing deleted")
-        count = privacy.purge_engagements(session, found)
+        count = privacy.purge_engagements(session, found, open_store(obj.settings, obj.prepare()),
+                                          obj.settings.blob_grace_seconds)
     click.echo(f"deleted {count} logged email(s) involving {value}")

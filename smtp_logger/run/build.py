@@ -1,7 +1,7 @@
 """What is done for a delivery before its write transaction opens: parse it once, build the
 candidate for each logging address (CPU: classification, reply text; the sender verdict comes
 from run.senderauth), and write and fsync the attachment files of every email that may be
-logged (store.blobs). On SQLite the write transaction holds the database's only write lock:
+logged (store.blobs, into the blob store). On SQLite the write transaction holds the database's only write lock:
 neither CPU work nor the disk may hold it up. Reads the database; writes no row.
 """
 
@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session
 from smtp_logger.decide import candidate as candidates
 from smtp_logger.decide.rules import Candidate
 from smtp_logger.intake.addresses import split_record_address
-from smtp_logger.intake.spool import Spool, SpoolEntry
+from smtp_logger.intake.spool import SpoolEntry
+from smtp_logger.run.rawcopies import RawCopies
 from smtp_logger.store import accounts, directory
-from smtp_logger.store.blobs import BlobStore, SavedAttachment
+from smtp_logger.store.blobs import AttachmentFiles, SavedAttachment
 from smtp_logger.store.models import Account
 from smtp_logger.understand.forwards import deal_tags
 from smtp_logger.understand.parse import AttachmentPart, ParsedMessage, parse_file
@@ -58,6 +59,7 @@ class Message:
     parsed: ParsedMessage | None
     received_at: datetime
     auth: AuthVerdict = NOT_CHECKED
+    scratch: Path | None = None  # the raw copy fetched from the blob store, removed with the work files
 
     @property
     def from_address(self) -> str | None:
@@ -69,6 +71,8 @@ class Message:
         """The decoded large parts (once decided: their files are linked into the blob store)."""
         for path in self.parsed.work_files if self.parsed else ():
             path.unlink(missing_ok=True)
+        if self.scratch is not None:
+            self.scratch.unlink(missing_ok=True)
 
 
 @dataclass
@@ -82,24 +86,25 @@ class Delivery:
     deal_refs: dict[str, list[str]] = field(default_factory=dict)  # deal ids its record addresses named
 
 
-def read_message(spool: Spool, raw_sha256: str, received_at: datetime, prefix: str,
+def read_message(raws: RawCopies, raw_sha256: str, received_at: datetime, prefix: str,
                  auth: AuthVerdict = NOT_CHECKED) -> Message:
-    """A message kept raw, parsed (its work files named after `prefix`). A parser failure is
-    recorded as UNPARSEABLE, the raw copy kept."""
-    raw = spool.raw_path(raw_sha256)
+    """A message kept raw (this host's copy, else the blob store's), parsed (its work files
+    named after `prefix`). A parser failure is recorded as UNPARSEABLE, the raw copy kept; a
+    raw copy found nowhere raises FileNotFoundError (the delivery is tried again)."""
+    raw, scratch = raws.local_path(raw_sha256, prefix)
     try:
-        parsed = parse_file(raw, spool.work, prefix)
+        parsed = parse_file(raw, raws.spool.work, prefix)
     except Exception as exc:
         log.warning("parse_failed", error=exc.__class__.__name__)
         parsed = None
-    return Message(raw, parsed, received_at, auth)
+    return Message(raw, parsed, received_at, auth, scratch)
 
 
-def prepare(spool: Spool, entry: SpoolEntry, auth: AuthVerdict = NOT_CHECKED) -> Delivery:
+def prepare(raws: RawCopies, entry: SpoolEntry, auth: AuthVerdict = NOT_CHECKED) -> Delivery:
     """A delivery already kept raw, parsed, with its sender check's verdict."""
     received_at = datetime.fromtimestamp(entry.received_at, timezone.utc)
     refs = logging_addresses(entry.rcpt_tos)
-    return Delivery(entry, read_message(spool, entry.sha256, received_at, entry.spool_id, auth),
+    return Delivery(entry, read_message(raws, entry.sha256, received_at, entry.spool_id, auth),
                     list(refs), deal_refs={rcpt: ids for rcpt, ids in refs.items() if ids})
 
 
@@ -123,7 +128,7 @@ def outsiders_take_part(candidate: Candidate, internal: frozenset[str]) -> bool:
 class Builder:
     """Builds candidates and saves their attachment files; caches logging addresses."""
 
-    def __init__(self, settings, blobs: BlobStore):
+    def __init__(self, settings, blobs: AttachmentFiles):
         self.settings = settings
         self.blobs = blobs
         self._addresses: dict[str, accounts.LiveAddress] = {}

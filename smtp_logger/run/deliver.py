@@ -2,7 +2,7 @@
 what the CRM knows, decide, write what the decision asks for (the engagement, or a never-log
 thread) and record the decision through store.lifecycle. Idempotent per (spool id, logging
 address); a unique-constraint conflict (a racing receiver) fails the transaction and
-`with_retries` runs it again. Touches no file: candidates and attachment files come from run.build.
+`with_retries` runs it again. Holds the blobs it references (store.blobstore.refs). Touches no file: candidates and attachment files come from run.build.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from smtp_logger.run.build import Builder, Built, Delivery, Message
 from smtp_logger.run.meetings import write_meeting
 from smtp_logger.run.senderauth import columns
 from smtp_logger.store import accounts, deals, engagements, facts, flood, lifecycle, meetings, notices, received
+from smtp_logger.store.blobstore import refs
 from smtp_logger.store.models import Account, ReceivedMessage
 from smtp_logger.understand.parse import message_id_of
 
@@ -130,6 +131,7 @@ class Deliverer:
         deals.remember_refs(session, received_id, deal_refs)
         engagement_id, change = self.write(session, account, address.user_id, outcome, received_id, deal_refs)
         lifecycle.decided(session, account.id, received_id, message_id, rcpt, outcome.recorded, engagement_id)
+        self.claim_blobs(session, entry.sha256, outcome)
         self.log_decision(entry.spool_id, received_id, account.id, outcome)
         return Delivered(received_id, outcome.decision.held, change)
 
@@ -141,8 +143,18 @@ class Deliverer:
         engagement_id, change = self.write(session, account, row.user_id, outcome, row.id,
                                            deals.refs_of(session, row.id))
         lifecycle.record(session, row, outcome.recorded, engagement_id)
+        self.claim_blobs(session, row.raw_sha256, outcome)
         self.log_decision(row.spool_id, row.id, account.id, outcome)
         return change
+
+    def claim_blobs(self, session: Session, raw_sha256: str, outcome: Outcome) -> None:
+        """After the transaction's writes: hold the blobs it references, the raw copy and the
+        stored attachment files of a logged email (store.blobstore.refs; BlobMissing if one
+        was deleted meanwhile: the delivery is then processed again)."""
+        shas = {raw_sha256}
+        if outcome.decision.logged and outcome.built is not None:
+            shas |= {a.sha256 for a in outcome.built.saved_attachments() or () if a.stored}
+        refs.claim(session, self.builder.blobs.store, shas)
 
     def decide(self, session: Session, account: Account, user_id: int, address_kind: str,
                message: Message, built: Built | None, sender_recent: int = 0) -> Outcome:

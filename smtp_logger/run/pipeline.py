@@ -1,5 +1,5 @@
 """From durably spooled deliveries to decisions in the database, in named steps: the sender
-check and the raw copy (run.senderauth), parse and build candidates and attachment files
+check and the raw copy (run.senderauth, then into the blob store: run.rawcopies), parse and build candidates and attachment files
 (run.build, before any write transaction), deliver to each logging address (run.deliver, one
 transaction for a batch), then after the commit retry what that unblocks (run.retroactive).
 A failed batch is redone one delivery at a time. Only a fully committed delivery leaves the spool.
@@ -10,24 +10,29 @@ from __future__ import annotations
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
+from smtp_logger.base.faults import crash_point
 from smtp_logger.intake.spool import Spool, SpoolEntry
 from smtp_logger.run.build import Builder, Delivery, prepare
 from smtp_logger.run.deliver import Delivered, Deliverer, with_retries
+from smtp_logger.run.rawcopies import RawCopies
 from smtp_logger.run.retroactive import Retroactive
 from smtp_logger.run.senderauth import SenderAuth
-from smtp_logger.store.blobs import BlobStore
+from smtp_logger.store.blobs import AttachmentFiles
+from smtp_logger.store.blobstore import BlobStore, open_store
 
 log = structlog.get_logger("smtp_logger.run.pipeline")
 
 
 class Pipeline:
-    def __init__(self, settings, sessions: sessionmaker[Session], spool: Spool):
+    def __init__(self, settings, sessions: sessionmaker[Session], spool: Spool, blobs: BlobStore | None = None):
         self.settings = settings
         self.sessions = sessions
         self.spool = spool
-        self.builder = Builder(settings, BlobStore.under(spool.root))
+        self.blobs = blobs or open_store(settings, sessions)  # raw copies and attachment files
+        self.raws = RawCopies(spool, self.blobs)
+        self.builder = Builder(settings, AttachmentFiles(self.blobs))
         self.deliverer = Deliverer(settings, self.builder)
-        self.retroactive = Retroactive(sessions, spool, self.builder, self.deliverer)
+        self.retroactive = Retroactive(sessions, self.raws, self.builder, self.deliverer)
         self.auth = SenderAuth(settings)  # the workers ask it whether a delivery waits for DNS
 
     def process_batch(self, entries: list[SpoolEntry]) -> list[tuple[SpoolEntry, Exception]]:
@@ -38,9 +43,12 @@ class Pipeline:
         if len(entries) == 1:
             return self._process_each(entries)
         entries = self.auth.keep_raw(self.spool, entries)
-        deliveries = [prepare(self.spool, entry, self.auth.verdict(entry)) for entry in entries]
+        deliveries = []
         try:
+            self.raws.keep(entries)
+            deliveries.extend(prepare(self.raws, entry, self.auth.verdict(entry)) for entry in entries)
             self.build(deliveries)
+            crash_point("blobs-written", self.spool.root)
             delivered = self._write_batch(deliveries)
         except Exception as exc:
             log.info("batch_retried_one_by_one", deliveries=len(entries), error=exc.__class__.__name__)
@@ -54,9 +62,11 @@ class Pipeline:
         """Process one spooled delivery completely (a transaction per logging address, retried
         on conflicts), then remove it from the spool."""
         [entry] = self.auth.keep_raw(self.spool, [entry])
-        delivery = prepare(self.spool, entry, self.auth.verdict(entry))
+        self.raws.keep([entry])
+        delivery = prepare(self.raws, entry, self.auth.verdict(entry))
         try:
             self.build([delivery])
+            crash_point("blobs-written", self.spool.root)
             delivered = [with_retries(self.sessions, lambda s, first: self.deliverer.deliver(s, first, delivery, rcpt))
                          for rcpt in delivery.recipients]
         except Exception:
@@ -99,6 +109,7 @@ class Pipeline:
         self.retroactive.after_commit([each.unblocked for each in delivered if each.unblocked],
                                       [each.received_id for each in delivered if each.held])
         self.auth.forget([delivery.entry for delivery in deliveries])
+        self.raws.decided([delivery.entry for delivery in deliveries])
         for delivery in deliveries:
             self.spool.done(delivery.entry)
 

@@ -12,9 +12,9 @@ from collections import deque
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
-from smtp_logger.intake.spool import Spool
 from smtp_logger.run.build import Builder, Built, Message, read_message
 from smtp_logger.run.deliver import Deliverer, Unblocked, with_retries
+from smtp_logger.run.rawcopies import RawCopies
 from smtp_logger.run.senderauth import stored
 from smtp_logger.store import accounts, held, received
 
@@ -33,8 +33,8 @@ def merged(changes: list[Unblocked]) -> list[Unblocked]:
 
 
 class Retroactive:
-    def __init__(self, sessions: sessionmaker[Session], spool: Spool, builder: Builder, deliverer: Deliverer):
-        self.sessions, self.spool, self.builder, self.deliverer = sessions, spool, builder, deliverer
+    def __init__(self, sessions: sessionmaker[Session], raws: RawCopies, builder: Builder, deliverer: Deliverer):
+        self.sessions, self.raws, self.builder, self.deliverer = sessions, raws, builder, deliverer
 
     def after_commit(self, changes: list[Unblocked], held_ids: list[int]) -> None:
         """After deliveries committed: retry the held messages their changes unblock, and let
@@ -106,7 +106,11 @@ class Retroactive:
             row = received.held_message(session, received_id)
             if row is None:
                 return None, None
-            message = read_message(self.spool, row.raw_sha256, row.received_at, f"held{row.id}", stored(row))
+            try:
+                message = read_message(self.raws, row.raw_sha256, row.received_at, f"held{row.id}", stored(row))
+            except FileNotFoundError:  # kept on another host's local blob store: it stays held
+                log.warning("held_raw_copy_not_found", received_message=row.id)
+                return None, None
             if message.parsed is None:
                 return message, None
             try:

@@ -1,32 +1,29 @@
-"""Attachment files: decode, hash (SHA-256), and keep each distinct file once in a
-content-addressed folder. Files over the size cap are listed, not stored. Filenames are made
-safe (no paths, no control characters). Disk writes only; no database.
+"""Attachment files: decode, hash (SHA-256), and keep each distinct file once in the blob
+store (store.blobstore: a local folder or the database). Files over the size cap are listed,
+not stored. Filenames are made safe (no paths, no control characters).
 
-Files are written and fsynced BEFORE the write transaction that references them opens (the
-database never waits on the disk), for every email that may be logged. So a file can end up
-referenced by no attachment row: after a crash between the two, when the rules then did not
-log the email, or after a never-log purge. Such a file is harmless (content-addressed: the next
-email with the same bytes reuses it) and is reclaimed by `smtp-logger held purge`, which removes
-files no attachment row references and not touched for a day (`reclaim`). Saving a file that
-exists already touches it, so a file about to be referenced again is never reclaimed.
+Files are written BEFORE the write transaction that references them opens (on SQLite that
+transaction must not wait on a 50 MB write), for every email that may be logged. So a file can
+end up referenced by no attachment row: after a crash between the two, when the rules then did
+not log the email, or after a never-log purge. Such a file is harmless (content-addressed: the
+next email with the same bytes reuses it) and is removed by `smtp-logger held purge` once
+untouched for blob_grace_seconds (store.blobstore.refs). Saving bytes that exist already
+touches them, so a file about to be referenced again is never removed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import os
 import re
-import time
 import unicodedata
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from smtp_logger.store.blobstore import BlobStore
 from smtp_logger.understand.executables import blocked_kind
 from smtp_logger.understand.parse import AttachmentPart
 
-RECLAIM_AFTER = 86_400.0  # seconds untouched before an unreferenced file is removed
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]+")
 
 
@@ -72,50 +69,19 @@ def _payload(part: AttachmentPart) -> tuple[bytes, str | None]:
     return data, ("decoded with errors: " + ", ".join(damage)) if damage else None
 
 
-class BlobStore:
-    def __init__(self, root: Path):
-        self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
+class AttachmentFiles:
+    """Saves attachment parts into the blob store (store.blobstore), each distinct file once."""
 
-    @classmethod
-    def under(cls, data_path: Path) -> "BlobStore":
-        """The attachment files of the receiver whose data folder this is."""
-        return cls(Path(data_path) / "attachments")
-
-    def path(self, sha: str) -> Path:
-        return self.root / sha[:2] / sha
-
-    def _reused(self, final: Path) -> bool:
-        """An existing file, touched (see the module docstring); False if there is none."""
-        try:
-            os.utime(final)
-            return True
-        except FileNotFoundError:
-            return False
+    def __init__(self, store: BlobStore):
+        self.store = store
 
     def put(self, data: bytes, sha: str) -> None:
-        final = self.path(sha)
-        if self._reused(final):
-            return
-        final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = final.with_name(f".{sha}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, final)
+        self.store.put(io.BytesIO(data), sha)
 
     def link(self, source: Path, sha: str) -> None:
-        final = self.path(sha)
-        if self._reused(final):
-            return
-        final.parent.mkdir(parents=True, exist_ok=True)
-        with open(source, "rb") as f:
-            os.fsync(f.fileno())
-        try:
-            os.link(source, final)
-        except FileExistsError:
-            pass
+        """A decoded large part's work file (the local back-end links it; the database one
+        streams it in chunks)."""
+        self.store.put_file(source, sha)
 
     def _save_blob(self, part: AttachmentPart, max_size: int, blocked: frozenset[str]) -> SavedAttachment:
         blob = part.blob
@@ -147,28 +113,3 @@ class BlobStore:
             self.put(data, sha)
         return SavedAttachment(safe_filename(part.filename), part.content_type, len(data), sha,
                                stored, reason, part.content_id, part.inline, blocked_type=kind)
-
-    def reclaim(self, in_use: Callable[[list[str]], set[str]], older_than: float = RECLAIM_AFTER,
-                now: float | None = None) -> int:
-        """Remove files untouched for `older_than` seconds that `in_use(hashes)` (the hashes
-        attachment rows reference, of those asked) does not return, and temporary files a crash
-        left. Returns how many files were removed."""
-        cutoff = (time.time() if now is None else now) - older_than
-        old = {path.name: path for path in self.root.glob("??/*") if _mtime(path) < cutoff}
-        temporary = [path for name, path in old.items() if name.startswith(".")]
-        names = sorted(name for name in old if not name.startswith("."))
-        unused = [old[name] for i in range(0, len(names), 500)
-                  for name in set(names[i:i + 500]) - in_use(names[i:i + 500])]
-        removed = 0
-        for path in temporary + unused:
-            if _mtime(path) < cutoff:  # not touched meanwhile by a save about to reference it
-                path.unlink(missing_ok=True)
-                removed += 1
-        return removed
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except FileNotFoundError:
-        return float("inf")

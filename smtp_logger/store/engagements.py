@@ -89,13 +89,6 @@ def remember_keys(session: Session, account_id: int, thread_id: int, keys: tuple
                                           for key in dict.fromkeys(keys) if key not in known])
 
 
-def attachment_hashes_in_use(session: Session, hashes: list[str]) -> set[str]:
-    """Which of these content hashes an attachment row references (the rest are orphan files)."""
-    if not hashes:
-        return set()
-    return set(session.scalars(select(Attachment.sha256).where(Attachment.sha256.in_(hashes)).distinct()))
-
-
 SIGNATURE_REPEATS = 3  # an inline image the same sender sent in this many earlier emails is a logo
 
 

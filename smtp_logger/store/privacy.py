@@ -1,6 +1,6 @@
 """Removing data on request: a never-log purge (everything logged for an address or domain)
-and the expiry of held messages past their retention. SQL and raw-file deletion only; the
-status changes go through smtp_logger.store.lifecycle."""
+and the expiry of held messages past their retention, with the blobs they free
+(store.blobstore.refs). The status changes go through smtp_logger.store.lifecycle."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from smtp_logger.store import events, lifecycle, meetings
+from smtp_logger.store.blobstore import BlobStore, refs
 from smtp_logger.store.dealmodels import EngagementDeal
 from smtp_logger.store.models import (
     Attachment,
@@ -41,11 +42,15 @@ def engagements_for(session: Session, account_id: int, value: str) -> list[Engag
     return found
 
 
-def purge_engagements(session: Session, engagements: list[Engagement]) -> int:
+def purge_engagements(session: Session, engagements: list[Engagement], blobs: BlobStore, grace: float) -> int:
+    """Delete these engagements, and in the same transaction the blobs (attachment files, raw
+    copies) that nothing references any more (store.blobstore.refs)."""
     ids = [e.id for e in engagements]
     if not ids:
         return 0
     meetings.delete_for(session, ids)
+    freed = set(session.scalars(select(Attachment.sha256).where(
+        Attachment.engagement_id.in_(ids), Attachment.stored.is_(True))))
     for table in (EngagementContact, EngagementCompany, EngagementDeal, Attachment):
         session.execute(delete(table).where(table.engagement_id.in_(ids)))
     session.execute(Decision.__table__.update().where(Decision.engagement_id.in_(ids)).values(engagement_id=None))
@@ -53,11 +58,13 @@ def purge_engagements(session: Session, engagements: list[Engagement]) -> int:
     for message in session.scalars(select(ReceivedMessage).where(ReceivedMessage.id.in_(received))):
         if message.status == "logged":
             lifecycle.purge(message)
+            freed.add(message.raw_sha256)
     session.execute(delete(Engagement).where(Engagement.id.in_(ids)))
     for account_id in {e.account_id for e in engagements}:
         events.engagements_deleted(session, account_id, [e.id for e in engagements if e.account_id == account_id],
                                    "purged")
     session.flush()
+    refs.release(session, blobs, freed, grace)
     return len(ids)
 
 
@@ -67,7 +74,12 @@ def expired_held(session: Session, retention_days: int, now: datetime | None = N
         ReceivedMessage.status == "held", ReceivedMessage.received_at < cutoff)))
 
 
-def raw_still_needed(session: Session, sha: str) -> bool:
-    return session.scalars(select(ReceivedMessage.id).where(
-        ReceivedMessage.raw_sha256 == sha,
-        ReceivedMessage.status.not_in(("expired", "purged")))).first() is not None
+def expire_held(session: Session, retention_days: int, blobs: BlobStore, grace: float) -> int:
+    """Expire held messages past their retention, and release their raw copies in the same
+    transaction (deleted when nothing else references them). Returns how many expired."""
+    expired = expired_held(session, retention_days)
+    for message in expired:
+        lifecycle.expire(session, message, retention_days)
+    session.flush()
+    refs.release(session, blobs, {m.raw_sha256 for m in expired}, grace)
+    return len(expired)
