@@ -190,13 +190,14 @@ def test_every_refusal_is_a_log_event_without_the_address_tried(tmp_path, sqlite
     import signal
 
     from .conftest import Cli, free_port, make_env
-    from .test_crash_recovery import _start
+    from .servers import serve
 
     port = free_port()
     env = make_env(tmp_path, sqlite_url, port=port, log_level="info", worker_processes=1,
                    max_connections_per_ip=1)
     Cli(env)("db", "upgrade")
-    proc = _start(env)
+    log = tmp_path / "serve.log"
+    proc = serve(env, log)
     try:
         time.sleep(0.5)  # the start-up probe's connection is gone
         with RawSMTP(port) as client:
@@ -207,7 +208,8 @@ def test_every_refusal_is_a_log_event_without_the_address_tried(tmp_path, sqlite
             assert client.command("RCPT TO:<secretguess42@bcc.smtp-logger.localhost>").startswith("550 5.1.1")
     finally:
         proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
+        stderr = log.read_bytes()
     events = [json.loads(line) for line in stderr.decode().splitlines() if line.startswith("{")]
     reasons = [e["reason"] for e in events if e["event"] == "refused"]
     assert reasons == ["connections_per_ip", "unknown_recipient"]

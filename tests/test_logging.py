@@ -8,7 +8,8 @@ import signal
 
 from .conftest import free_port, make_env
 from .mailers import message, send
-from .test_crash_recovery import _start, _wait_for
+from .servers import serve
+from .test_crash_recovery import _wait_for
 
 
 def test_json_events_without_tokens_subjects_or_bodies(tmp_path, db_url, cli):
@@ -16,7 +17,8 @@ def test_json_events_without_tokens_subjects_or_bodies(tmp_path, db_url, cli):
     env = make_env(tmp_path, db_url, port=port, log_level="info", worker_processes=1)
     cli.env = env
     user = cli.json("users", "add", "alice@ours.example")
-    proc = _start(env)
+    log = tmp_path / "serve.log"
+    proc = serve(env, log)
     m = message("alice@ours.example", "bob@acme.example", subject="Secret merger plans",
                 body="The confidential price is 4.2 million.")
     try:
@@ -24,7 +26,8 @@ def test_json_events_without_tokens_subjects_or_bodies(tmp_path, db_url, cli):
         assert _wait_for(lambda: cli.json("why", m["Message-ID"]))
     finally:
         proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
+        stderr = log.read_bytes()
     events = [json.loads(line) for line in stderr.decode().splitlines() if line.startswith("{")]
     names = [e["event"] for e in events]
     assert "accepted" in names and "decision" in names
