@@ -39,7 +39,8 @@ def test_every_account_command_takes_the_option_and_the_others_do_not():
 
     found = dict(commands(cli_main))
     without = {name for name, params in found.items() if "account_choice" not in params}
-    assert without == {"serve", "api", "db upgrade", "config check", "held purge", "accounts add", "accounts list"}
+    assert without == {"serve", "api", "db upgrade", "config check", "held purge", "accounts add", "accounts list",
+                       "blobs check", "blobs migrate"}
     for name in ("timeline", "why", "recent", "held list", "contacts add", "contacts merge", "never-log purge",
                  "users add", "users rotate", "account set", "api-keys create", "api-keys revoke", "teams add"):
         assert "account_choice" in found[name], name

@@ -12,10 +12,10 @@ import struct
 import tarfile
 import zipfile
 from email.message import EmailMessage
-from pathlib import Path
 
 import pytest
 
+from .blobhelp import blob_bytes, store_of
 from .conftest import start_receiver
 from .mailers import send
 
@@ -56,8 +56,17 @@ def mail(mid: str, html: str | None = None, images: dict[str, bytes] | None = No
     return msg
 
 
-def blob(receiver, sha: str) -> Path:
-    return Path(receiver.settings.data_dir) / "attachments" / sha[:2] / sha
+class blob:
+    """A kept file as the receiver's blob store (whichever back-end) holds it."""
+
+    def __init__(self, receiver, sha: str):
+        self.settings, self.sha = receiver.settings, sha
+
+    def exists(self) -> bool:
+        return store_of(self.settings).exists(self.sha)
+
+    def read_bytes(self) -> bytes:
+        return blob_bytes(self.settings, self.sha)
 
 
 @pytest.fixture
