@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import loads  # noqa: E402
 import targets  # noqa: E402
-from procmem import machine_cpu_s, tree_cpu_s, wait_quiet, wait_tree_idle  # noqa: E402
+from procmem import machine_cpu_s, proc_cpu_s, wait_quiet, wait_tree_idle  # noqa: E402
 from report import compare  # noqa: E402
 from scenario import CpuPerMessage, decision_latencies, wait_decided  # noqa: E402
 
@@ -42,22 +42,24 @@ def _ms(seconds: float, n: int) -> float | None:
 
 
 class Machine:
-    """CPU seconds over a phase: the whole machine, this process (the load generator) and the
-    database's backends (PgBackends, shared by the receivers of the phase)."""
+    """CPU seconds over a phase: the whole machine, this process alone (the load generator; the
+    receivers are its children, measured apart) and the database's backends (PgBackends, shared
+    by the receivers of the phase)."""
 
     def __init__(self, pg: targets.PgBackends):
         self.pg = pg
         pg.begin()
-        self.machine0, self.gen0, self.wall0 = machine_cpu_s(), tree_cpu_s(os.getpid()), time.monotonic()
+        self.machine0, self.gen0, self.wall0 = machine_cpu_s(), proc_cpu_s(os.getpid()), time.monotonic()
 
     def end(self, decided: int, receivers_s: float) -> dict:
         pg = self.pg.end()
-        machine, gen = machine_cpu_s() - self.machine0, tree_cpu_s(os.getpid()) - self.gen0
-        wall = time.monotonic() - self.wall0
+        machine, gen = machine_cpu_s() - self.machine0, proc_cpu_s(os.getpid()) - self.gen0
+        wall, bench = time.monotonic() - self.wall0, receivers_s + pg + gen
         return {"receivers": _ms(receivers_s, decided), "pg_server": _ms(pg, decided),
-                "load_generator": _ms(gen, decided), "machine": _ms(machine, decided),
-                "others": _ms(max(machine - receivers_s - pg - gen, 0), decided),
-                "machine_busy": round(machine / wall / os.cpu_count(), 3)}
+                "load_generator": _ms(gen, decided), "bench": _ms(bench, decided),
+                "machine": _ms(machine, decided), "others": _ms(max(machine - bench, 0), decided),
+                "machine_busy": round(machine / wall / os.cpu_count(), 3),
+                "cores_allow_per_s": round(os.cpu_count() * decided / bench, 1) if bench else None}
 
 
 async def phase(rxs: list[targets.Target], pg: targets.PgBackends, tag: str, count: int,
@@ -202,9 +204,11 @@ ROWS = [
     ("    receiver B: whole tree per decided", _rx(1, "decided_tree")),
     ("  PostgreSQL server (the database's backends)", _cpu("pg_server")),
     ("  load generator (this process)", _cpu("load_generator")),
-    ("  everything else on the machine", _cpu("others")),
+    ("  these three: receivers + PostgreSQL + load generator", _cpu("bench")),
+    ("  everything else on the machine (other sessions too)", _cpu("others")),
     ("  whole machine", _cpu("machine")),
     ("  machine busy (share of all cores)", _cpu("machine_busy")),
+    ("decided/s the cores allow with nobody else (cores x 1000 / these three)", _cpu("cores_allow_per_s")),
 ]
 
 NOTES = """\
@@ -213,10 +217,11 @@ Notes: every phase sends the same number of messages over the same number of con
 sharing one PostgreSQL database and one account; a message counts once its decision is in the
 database. CPU ms per message is user+system time from /proc over the phase divided by the
 messages decided: the receivers' trees (serve, its SMTP processes and workers), the backends of
-the bench's database (PostgreSQL's shared WAL writer and checkpointer are under 'everything
-else', with other people's load). Where the machine is busy near 100% in both columns,
-decided/s is about (cores x 1000) / (whole machine CPU ms per message): a second receiver can
-add throughput only by leaving idle cores busy or by lowering the CPU per message."""
+the bench's database (PostgreSQL's shared WAL writer and checkpointer, and in the first phase
+the idle receiver B, are under 'everything else', with other sessions' load). Where the machine
+is busy near 100% in every column, decided/s is about (cores x 1000) / (whole machine CPU ms per
+message): a second receiver adds throughput only by putting idle cores to work or by lowering
+the CPU per message; the last row is that bound for these three alone on this machine."""
 
 
 def table(res: dict) -> str:
