@@ -91,6 +91,18 @@ def wait_quiet(limit: float = 0.25, timeout: float = 120) -> float:
     return busy
 
 
+def wait_tree_idle(pid: int, limit: float = 0.05, timeout: float = 90) -> float:
+    """Wait until the process tree of `pid` uses at most `limit` of a core over a second (its
+    workers are up and done importing, say); returns the last reading, even after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        c0 = tree_cpu_s(pid)
+        time.sleep(1.0)
+        used = tree_cpu_s(pid) - c0
+        if used <= limit or time.monotonic() > deadline:
+            return used
+
+
 def machine_cpu_s() -> float:
     """Busy CPU seconds of the whole machine since boot (all cores)."""
     vals = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]

@@ -129,24 +129,29 @@ def table(out: dict) -> str:
     res = out["targets"]
     big = out.get("config", {}).get("big_attachment_bytes", 0)
     cols = [c for c in ("sink", "ours-sqlite", "ours-postgres") if c in res]
-    ours = [c for c in cols if c != "sink"]
-    head = ["figure", *cols, *(f"{c[5:]}/sink" for c in ours)]
+    return "\n".join([compare(ROWS, res, cols, "sink", lambda c: f"{c[5:]}/sink"), "", NOTES]
+                     + ([OVER_CAP.format(n=big)] if big > 50_000_000 else []))
+
+
+def compare(rows, res: dict, cols: list[str], base: str, ratio_head) -> str:
+    """The figures `rows` ((label, fn of a column's dict) or (heading, None)) of the columns
+    `cols` of `res`, then for each column but `base` its ratio to base (header ratio_head(col))."""
+    others = [c for c in cols if c != base]
+    head = ["figure", *cols, *(ratio_head(c) for c in others)]
     lines = []
-    for label, fn in ROWS:
+    for label, fn in rows:
         if fn is None:
             lines.append([label] + [""] * (len(head) - 1))
             continue
         vals = [fn(res[c]) for c in cols]
         row = [label, *(_fmt(v) for v in vals)]
-        sink = vals[0] if cols and cols[0] == "sink" else None
-        for c in ours:
+        ref = vals[cols.index(base)] if base in cols else None
+        for c in others:
             v = vals[cols.index(c)]
-            ok = isinstance(v, (int, float)) and isinstance(sink, (int, float)) and not isinstance(v, bool)
-            row.append(f"{v / sink:.2f}x" if ok and sink else "")
+            ok = isinstance(v, (int, float)) and isinstance(ref, (int, float)) and not isinstance(v, bool)
+            row.append(f"{v / ref:.2f}x" if ok and ref else "")
         lines.append(row)
     widths = [max(len(r[i]) for r in [head, *lines]) for i in range(len(head))]
     fmt = lambda r: "  ".join(x.ljust(w) if i == 0 else x.rjust(w)  # noqa: E731
                               for i, (x, w) in enumerate(zip(r, widths)))
-    return "\n".join([fmt(head), "-" * (sum(widths) + 2 * len(widths) - 2), *map(fmt, lines),
-                      "", NOTES]
-                     + ([OVER_CAP.format(n=big)] if big > 50_000_000 else []))
+    return "\n".join([fmt(head), "-" * (sum(widths) + 2 * len(widths) - 2), *map(fmt, lines)])

@@ -1,7 +1,10 @@
 """One-command benchmark (`make bench`): a bare aiosmtpd sink vs our server on SQLite and, when
 reachable, PostgreSQL, driven with the same loads in one run (see bench/scenario.py). Prints
 the command line, a table (sink, ours, ratio ours/sink) and writes bench/results/<ts>.json.
-Usage: .venv/bin/python bench/run.py [--quick] [--count N] [--no-postgres]
+Then, with PostgreSQL, two receivers on one database beside one (bench/receivers.py), with a
+third of load (a)'s count per phase (--receivers-count; 3000 took 12 minutes on a busy machine).
+Usage: .venv/bin/python bench/run.py [--quick] [--count N] [--no-postgres] [--no-receivers]
+       [--receivers-count N]
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import loads  # noqa: E402
+import receivers  # noqa: E402
 import scenario  # noqa: E402
 import targets  # noqa: E402
 from procmem import descendants, machine_cpu_s, tree_cpu_s, wait_quiet  # noqa: E402
@@ -63,6 +67,9 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="500 small messages instead of 3000")
     parser.add_argument("--count", type=int, help="small messages per load (a)")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-receivers", action="store_true", help="skip bench/receivers.py's phases")
+    parser.add_argument("--receivers-count", type=int, help="messages per receivers.py phase "
+                        "(default a third of --count, at least 200)")
     parser.add_argument("--wait-quiet", type=float, help="seconds to wait for a quiet CPU before "
                         "each target (default 120, --quick 15); CPU per message needs none")
     parser.add_argument("--big-mib", type=float, default=loads.BIG_MIB,
@@ -73,6 +80,7 @@ def main() -> int:
     cfg = {"count": args.count or (500 if args.quick else 3000),
            "c_count": 150 if args.quick else 500, "c_cap": 5000,
            "big_attachment_bytes": int(args.big_mib * 1024 * 1024)}
+    cfg["receivers_count"] = args.receivers_count or max(200, cfg["count"] // 3)
     # Our own handlers (asyncio.run's SIGINT handling can lose the cancellation in wait_for):
     # Ctrl-C and SIGTERM raise KeyboardInterrupt wherever we are; ExitStacks then clean up.
     wait = args.wait_quiet if args.wait_quiet is not None else (15 if args.quick else 120)
@@ -124,17 +132,35 @@ def main() -> int:
                     cpu_busy_before=f"{busy:.0%}",
                     others_cpu=f"{max(others_cpu, 0) / (time.monotonic() - wall0) / os.cpu_count():.0%}")
                 print(f"  {name} done in {time.monotonic() - started:.0f} s", flush=True)
+            if "postgres" in names and not args.no_receivers:
+                out["receivers"] = _receivers(cfg["receivers_count"], log_dir, wait)
     except KeyboardInterrupt:
         print("interrupted: cleaned up", file=sys.stderr)
         return 130
     finally:
         stop_postfix()
     text = table(out)
+    if "phases" in out.get("receivers", {}):
+        text += "\n\n" + receivers.table(out["receivers"]["phases"])
     out["table"] = text
     path = RESULTS / f"{stamp}.json"
     path.write_text(json.dumps(out, indent=2, default=str))
     print(f"\ncommand: {command}\n\n{text}\n\nJSON: {path}")
     return 0
+
+
+def _receivers(count: int, log_dir: Path, wait: float) -> dict:
+    """bench/receivers.py's phases (one receiver, two, one with smtp_processes = 2)."""
+    print("running receivers (two on one PostgreSQL, beside one) ...", flush=True)
+    started = time.monotonic()
+    out: dict = {"cpu_busy_before": round(wait_quiet(timeout=wait), 2), "count": count}
+    try:
+        out["phases"] = receivers.run(count, 20, log_dir)
+    except Exception:  # reported in the JSON and on stderr; the table above still prints
+        out["failed"] = traceback.format_exc()
+        print(out["failed"], file=sys.stderr)
+    print(f"  receivers done in {time.monotonic() - started:.0f} s", flush=True)
+    return out
 
 
 def _interrupt(*_):

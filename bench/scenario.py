@@ -18,7 +18,7 @@ from targets import Target
 MiB = 1024 * 1024
 
 
-async def _decided(t: Target, like: str, expected: int, interval: float = 0.05,
+async def wait_decided(t: Target, like: str, expected: int, interval: float = 0.05,
                    stall: float = 60, cap: float = 900) -> dict:
     """Poll until `expected` distinct messages matching `like` have a decision, or nothing new
     was decided for `stall` s (or `cap` s in all): count, when, completeness, reasons."""
@@ -38,7 +38,7 @@ async def _decided(t: Target, like: str, expected: int, interval: float = 0.05,
             "reasons": await asyncio.to_thread(t.decisions.reasons, like)}
 
 
-def _decision_latencies(t: Target, like: str, starts: dict[str, float]) -> dict:
+def decision_latencies(t: Target, like: str, starts: dict[str, float]) -> dict:
     at = t.decisions.decided_at(like)
     lat = [at[m] - s for m, s in starts.items() if m in at]
     ms = lambda v: None if v is None else round(v * 1000, 1)  # noqa: E731
@@ -55,13 +55,13 @@ async def _small(t: Target, tag: str, count: int, conc: int, stop=None, cpu: boo
         meter.acked(res.ok)
     if t.decisions is not None:
         like = f"bench.{tag}.%"
-        d = await _decided(t, like, res.ok)
+        d = await wait_decided(t, like, res.ok)
         if meter is not None:
             out["cpu_ms_per_message"] = meter.decided(d["decided"], d["reasons"].get("LOGGED", 0))
         out.update(decided=d["decided"], complete=d["complete"], reasons=d["reasons"],
                    until_decided_s=round(d["t_mono"] - t0, 3),
                    decided_per_s=round(d["decided"] / (d["t_mono"] - t0), 1))
-        out.update(_decision_latencies(t, like, res.starts))
+        out.update(decision_latencies(t, like, res.starts))
         out["logged_per_s"] = round(d["reasons"].get("LOGGED", 0) / (d["t_mono"] - t0), 1)
     else:
         out.update(until_decided_s=out["elapsed_s"], decided_per_s=out["msgs_per_s"],
@@ -85,7 +85,7 @@ async def _big(t: Target, written: tuple[Path, str, int]) -> dict:
     src = await loads.smtp_source(t.port, t.rcpt, ["-s", "1", "-m", "1", "-F", str(path)], 600)
     out = {"wire_bytes": wire, "smtp": src, "to_250_s": round(time.monotonic() - t0, 3)}
     if t.decisions is not None:
-        d = await _decided(t, mid, 1, interval=0.02)
+        d = await wait_decided(t, mid, 1, interval=0.02)
         out.update(decided=d["complete"], reasons=d["reasons"],
                    to_decision_s=round(d["t_mono"] - t0, 3))
         out["attachments"] = await asyncio.to_thread(t.decisions.attachments, mid)
@@ -184,7 +184,7 @@ async def _phases(t: Target, cfg: dict, payload: bytes, work: Path, r: dict) -> 
     src["cpu_ms_per_message"] = meter.out
     src["msgs_per_s"] = round(accepted / src["elapsed_s"], 1)
     if t.decisions is not None:
-        d = await _decided(t, f"%@{host}", n)
+        d = await wait_decided(t, f"%@{host}", n)
         meter.decided(d["decided"])
         src.update(decided=d["decided"], complete=d["complete"], reasons=d["reasons"],
                    until_decided_s=round(d["t_mono"] - t0, 3),

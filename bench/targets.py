@@ -105,6 +105,15 @@ class Decisions:
                           "GROUP BY reason", like)
         return {r: n for r, n in rows}
 
+    def once(self, like: str) -> dict[str, int]:
+        """Engagements and decisions of the messages matching `like`: rows and distinct
+        Message-IDs of each (a message logged twice shows as more rows than Message-IDs)."""
+        (e, em), = self._rows("SELECT count(*), count(DISTINCT message_id) FROM engagements "
+                              "WHERE message_id LIKE ?", like)
+        (d, dm), = self._rows("SELECT count(*), count(DISTINCT message_id) FROM decisions "
+                              "WHERE message_id LIKE ?", like)
+        return {"engagements": e, "engagement_message_ids": em, "decisions": d, "decided_message_ids": dm}
+
     def attachments(self, message_id: str) -> list[dict]:
         """What the engagement(s) of that message list as attachments (stored or not, why)."""
         rows = self._rows("SELECT a.filename, a.size, a.stored, a.reason FROM decisions d "
@@ -130,11 +139,11 @@ class Decisions:
 
 class PgBackends:
     """The PostgreSQL server's processes serving one database (its backends), less the bench's
-    own reader: their CPU over a load, from /proc, sampled every 0.2 s so that a backend that
+    own readers: their CPU over a load, from /proc, sampled every 0.2 s so that a backend that
     ends meanwhile still counts. The server's shared processes (WAL writer, checkpointer) serve
     every database on it (other people's tests too) and are left out."""
 
-    def __init__(self, database: str, exclude: int):
+    def __init__(self, database: str, *exclude: int):
         import psycopg
         self.database, self.exclude = database, exclude
         self.conn = psycopg.connect(PG_ADMIN, autocommit=True)
@@ -143,8 +152,8 @@ class PgBackends:
         self._thread: threading.Thread | None = None
 
     def pids(self) -> list[int]:
-        rows = self.conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> %s",
-                                 (self.database, self.exclude)).fetchall()
+        rows = self.conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> ALL(%s)",
+                                 (self.database, list(self.exclude))).fetchall()
         return [r[0] for r in rows]
 
     def begin(self) -> None:
@@ -197,29 +206,53 @@ def start_sink(stack: ExitStack) -> Target:
 
 def start_ours(stack: ExitStack, backend: str, log_dir: Path) -> Target:
     """`smtp-logger serve` on a fresh data dir (and a fresh PostgreSQL database if asked)."""
+    pg_url = fresh_database(stack) if backend == "postgres" else None
+    env = serve_env(stack, backend, pg_url)
+    rcpt = add_user(env)
+    return start_serve(stack, f"ours-{backend}", env, log_dir, pg_url, rcpt)
+
+
+def fresh_database(stack: ExitStack) -> str:
+    """A new PostgreSQL database (dropped when the stack closes); its psycopg URL."""
+    import psycopg
+    db = f"bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{db}"')
+    stack.callback(_drop_db, db)
+    return f"postgresql://root@127.0.0.1:5432/{db}"
+
+
+def serve_env(stack: ExitStack, name: str, pg_url: str | None = None, **settings) -> dict:
+    """The environment of one receiver: its own fresh data dir and port, the shared database
+    `pg_url` (migrated to head; SQLite in the data dir without one), extra SMTP_LOGGER_* settings."""
     DATA_ROOT.mkdir(parents=True, exist_ok=True)
-    data_dir = Path(tempfile.mkdtemp(prefix=f"smtp_logger_bench_{backend}_", dir=DATA_ROOT))
+    data_dir = Path(tempfile.mkdtemp(prefix=f"smtp_logger_bench_{name}_", dir=DATA_ROOT))
     stack.callback(shutil.rmtree, data_dir, True)
-    port = free_port()
-    env = dict(os.environ, SMTP_LOGGER_DATA_DIR=str(data_dir), SMTP_LOGGER_PORT=str(port),
+    env = dict(os.environ, SMTP_LOGGER_DATA_DIR=str(data_dir), SMTP_LOGGER_PORT=str(free_port()),
                SMTP_LOGGER_HOST="127.0.0.1", SMTP_LOGGER_LOG_LEVEL="warning",
                SMTP_LOGGER_LOG_FORMAT="json", SMTP_LOGGER_METRICS_PORT="0",
                SMTP_LOGGER_TRUSTED_NETWORKS="127.0.0.0/8")  # the load generators: no client limits
-    pg_url = None
-    if backend == "postgres":
-        import psycopg
-        db = f"bench_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{db}"')
-        stack.callback(_drop_db, db)
-        pg_url = f"postgresql://root@127.0.0.1:5432/{db}"
-        env["SMTP_LOGGER_DATABASE_URL"] = f"postgresql+psycopg://root@127.0.0.1/{db}"
+    env.update({f"SMTP_LOGGER_{k.upper()}": str(v) for k, v in settings.items()})
+    if pg_url is not None:
+        env["SMTP_LOGGER_DATABASE_URL"] = pg_url.replace("postgresql://", "postgresql+psycopg://", 1)
         subprocess.run([str(BIN / "smtp-logger"), "db", "upgrade"], env=env, cwd=ROOT,
                        check=True, capture_output=True, timeout=120)
-    out = subprocess.run([str(BIN / "smtp-logger"), "users", "add", "bench@ours.example", "--json"],
+    return env
+
+
+def add_user(env: dict, address: str = "bench@ours.example") -> str:
+    """Adds the bench's user; its BCC address."""
+    out = subprocess.run([str(BIN / "smtp-logger"), "users", "add", address, "--json"],
                          env=env, cwd=ROOT, check=True, capture_output=True, timeout=120)
-    rcpt = json.loads(out.stdout)["bcc_address"]
-    log_path = log_dir / f"ours-{backend}.log"
+    return json.loads(out.stdout)["bcc_address"]
+
+
+def start_serve(stack: ExitStack, name: str, env: dict, log_dir: Path, pg_url: str | None,
+                rcpt: str, measure_pg: bool = True) -> Target:
+    """`smtp-logger serve` with `env` (serve_env), its log in log_dir/<name>.log; a Target with
+    a read-only view of the decisions and, on PostgreSQL with `measure_pg`, its database's backends."""
+    port = int(env["SMTP_LOGGER_PORT"])
+    log_path = log_dir / f"{name}.log"
     log = open(log_path, "wb")
     stack.callback(log.close)
     proc = subprocess.Popen([str(BIN / "smtp-logger"), "serve", "--host", "127.0.0.1", "--port",
@@ -227,13 +260,14 @@ def start_ours(stack: ExitStack, backend: str, log_dir: Path) -> Target:
                             start_new_session=True)
     stack.callback(stop_group, proc)
     wait_port(port, proc)
-    decisions = Decisions(data_dir / "smtp_logger.db") if backend == "sqlite" else Decisions(pg_url=pg_url)
+    data_dir = Path(env["SMTP_LOGGER_DATA_DIR"])
+    decisions = Decisions(pg_url=pg_url) if pg_url else Decisions(data_dir / "smtp_logger.db")
     stack.callback(decisions.close)
     pg = None
-    if backend == "postgres":
+    if pg_url and measure_pg:
         pg = PgBackends(decisions.database, decisions.backend_pid)
         stack.callback(pg.close)
-    return Target(f"ours-{backend}", port, proc, rcpt, decisions, log_path, pg)
+    return Target(name, port, proc, rcpt, decisions, log_path, pg)
 
 
 def _drop_db(db: str) -> None:
