@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from smtp_logger.base.spoolfile import envelope_line, open_message, read_envelope
+from smtp_logger.intake.recycle import FreeFiles
 
 SUFFIX = ".msg"
 _SIZE_WIDTH = 20  # the size is written as a fixed-width string: the envelope keeps its length
@@ -84,6 +85,7 @@ class Spool:
         self.work = self.root / "spool" / "work"  # decoded attachments awaiting a decision
         for folder in (self.tmp, self.new, self.raw, self.work):
             folder.mkdir(parents=True, exist_ok=True)
+        self.free_files = FreeFiles(self.root / "spool" / "free")  # files used again: intake/recycle.py
         self._raw_folders: set[str] = set()
         self._fsyncers: ThreadPoolExecutor | None = None
 
@@ -104,6 +106,7 @@ class Spool:
         self._convert_legacy()
         for leftover in [*self.tmp.iterdir(), *self.work.iterdir()]:
             leftover.unlink(missing_ok=True)  # never acknowledged: the sender retries
+        self.free_files.tidy()
         return self.backlog()
 
     def _convert_legacy(self) -> None:
@@ -172,8 +175,10 @@ class Spool:
         _fsync_dir(self.new)
 
     def done(self, entry: SpoolEntry) -> None:
-        """Forget a processed delivery (its raw copy lives on in raw/)."""
-        entry.path.unlink(missing_ok=True)
+        """Forget a processed delivery (its raw copy lives on in raw/); a file that is no raw
+        copy is emptied and kept for a next delivery (intake/recycle.py)."""
+        if not self.free_files.release(entry.path, entry.spool_id):
+            entry.path.unlink(missing_ok=True)
 
     def keep_raw(self, entries: list[SpoolEntry]) -> None:
         """Keep these messages in the content-addressed raw store, durably: each is linked
@@ -235,7 +240,7 @@ class SpoolWriter:
         self.meta = {"mail_from": mail_from, "rcpt_tos": list(rcpt_tos), "peer": peer,
                      "received_at": time.time() if received_at is None else received_at,
                      "sha256": "0" * 64, "size": "0" * _SIZE_WIDTH, "helo": helo[:255]}
-        self._file = open(self.path, "wb")
+        self._file = os.fdopen(spool.free_files.open_new(self.path), "wb")
         self._file.write(envelope_line(self.meta))  # completed in place by prepare()
         self._hash = hashlib.sha256()
         self.size = 0
@@ -300,7 +305,7 @@ class WholeWriter:
         self.meta = {"mail_from": mail_from, "rcpt_tos": list(rcpt_tos), "peer": peer,
                      "received_at": time.time(), "sha256": digest.hexdigest(),
                      "size": str(self.size).zfill(_SIZE_WIDTH), "helo": helo[:255]}
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        fd = spool.free_files.open_new(self.path)
         try:
             data = [envelope_line(self.meta), *chunks]
             if len(data) > 256:  # far below IOV_MAX (many dot-stuffed lines make many chunks)
