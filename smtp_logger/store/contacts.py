@@ -21,7 +21,7 @@ from smtp_logger.store.models import (
     EngagementContact,
     NeverLog,
 )
-from smtp_logger.store.rows import defer, insert_all, insert_id
+from smtp_logger.store.rows import cached, defer, insert_all, insert_id
 from smtp_logger.understand.addresses import domain_of, is_valid_address, normalize_address
 from smtp_logger.understand.companies import company_domain, company_name
 
@@ -39,17 +39,24 @@ def contact_emails(session: Session, contact_id: int) -> list[str]:
         ContactEmail.contact_id == contact_id).order_by(ContactEmail.id)))
 
 
+_COMPANY_OF_DOMAIN = select(Company.id).where(Company.account_id == bindparam("account_id"),
+                                              Company.domain == bindparam("domain"))
+
+
 def company_id_for(session: Session, account_id: int, address: str) -> int | None:
-    """The company of an address's domain, created on first sight (none for free-mail)."""
+    """The company of an address's domain, created on first sight (none for free-mail). Looked
+    up once per transaction and domain (a batch's contacts often share one)."""
     domain = company_domain(domain_of(address))
     if domain is None:
         return None
-    company_id = session.scalar(select(Company.id).where(
-        Company.account_id == account_id, Company.domain == domain))
-    if company_id is None:
-        company_id = insert_id(session, Company, account_id=account_id, domain=domain,
-                               name=company_name(domain))
-    return company_id
+    known = cached(session, "companies")
+    if (account_id, domain) not in known:
+        company_id = session.scalar(_COMPANY_OF_DOMAIN, {"account_id": account_id, "domain": domain})
+        if company_id is None:
+            company_id = insert_id(session, Company, account_id=account_id, domain=domain,
+                                   name=company_name(domain))
+        known[account_id, domain] = company_id
+    return known[account_id, domain]
 
 
 def add_contact(session: Session, account_id: int, address: str, name: str | None,
