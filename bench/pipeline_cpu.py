@@ -82,6 +82,11 @@ class Statements:
         self.kinds: Counter[str] = Counter()
         self.on = False
         event.listen(Engine, "before_cursor_execute", self._seen)
+        event.listen(Engine, "commit", self._committed)
+
+    def _committed(self, conn) -> None:
+        if self.on:
+            self.kinds["(COMMIT)"] += 1
 
     def _seen(self, conn, cursor, statement, parameters, context, executemany) -> None:
         if self.on:
@@ -139,7 +144,7 @@ def main() -> None:
         spent = run(load, args.count, args.batch, args.db_url, statements)
         print(f"{load:9} {spent:6.2f} CPU ms/message ({args.count} messages)")
         if statements:
-            total = sum(statements.kinds.values())
+            total = sum(n for kind, n in statements.kinds.items() if kind != "(COMMIT)")
             print(f"          {total / args.count:6.2f} statements/message")
             for kind, n in statements.kinds.most_common():
                 print(f"            {n / args.count:6.2f}  {kind}")
