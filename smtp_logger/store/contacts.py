@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from smtp_logger.store import events
+from smtp_logger.store import batchreads, events
 from smtp_logger.store.accounts import Conflict, NotFound
 from smtp_logger.store.dealmodels import DealContact
 from smtp_logger.store.directory import bump
@@ -49,13 +49,12 @@ def company_id_for(session: Session, account_id: int, address: str) -> int | Non
     domain = company_domain(domain_of(address))
     if domain is None:
         return None
-    known = cached(session, "companies")
+    known = cached(session, batchreads.COMPANIES)
     if (account_id, domain) not in known:
-        company_id = session.scalar(_COMPANY_OF_DOMAIN, {"account_id": account_id, "domain": domain})
-        if company_id is None:
-            company_id = insert_id(session, Company, account_id=account_id, domain=domain,
-                                   name=company_name(domain))
-        known[account_id, domain] = company_id
+        known[account_id, domain] = session.scalar(_COMPANY_OF_DOMAIN, {"account_id": account_id, "domain": domain})
+    if known[account_id, domain] is None:
+        known[account_id, domain] = insert_id(session, Company, account_id=account_id, domain=domain,
+                                              name=company_name(domain))
     return known[account_id, domain]
 
 
@@ -71,6 +70,9 @@ def add_contact(session: Session, account_id: int, address: str, name: str | Non
                            company_id=company_id_for(session, account_id, address))
     insert_all(session, ContactEmail, [dict(account_id=account_id, contact_id=contact_id, address=each)
                                        for each in dict.fromkeys([address, *extra])])
+    if (batch := batchreads.reads(session, account_id)) is not None:
+        batch.contacts.update(dict.fromkeys([address, *extra], contact_id))
+        batch.contacts_looked.update([address, *extra])
     return contact_id
 
 
@@ -129,6 +131,9 @@ _LINK_COMPANIES = insert(EngagementCompany.__table__).from_select(
 def contacts_for(session: Session, account_id: int, addresses: list[str]) -> dict[str, int]:
     if not addresses:
         return {}
+    if (batch := batchreads.reads(session, account_id)) is not None:
+        batch.look_contacts(session, account_id, addresses)
+        return {address: batch.contacts[address] for address in addresses if address in batch.contacts}
     rows = session.execute(_CONTACTS_FOR, {"account_id": account_id, "addresses": sorted(set(addresses))})
     return {address: contact_id for address, contact_id in rows}
 
