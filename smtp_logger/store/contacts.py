@@ -21,7 +21,7 @@ from smtp_logger.store.models import (
     EngagementContact,
     NeverLog,
 )
-from smtp_logger.store.rows import cached, defer, insert_all, insert_id
+from smtp_logger.store.rows import cached, defer, defer_rows, insert_all, insert_id
 from smtp_logger.understand.addresses import domain_of, is_valid_address, normalize_address
 from smtp_logger.understand.companies import company_domain, company_name
 
@@ -68,9 +68,12 @@ def add_contact(session: Session, account_id: int, address: str, name: str | Non
             raise Conflict(f"{each} already belongs to a contact")
     contact_id = insert_id(session, Contact, account_id=account_id, name=name, created_by=created_by,
                            company_id=company_id_for(session, account_id, address))
-    insert_all(session, ContactEmail, [dict(account_id=account_id, contact_id=contact_id, address=each)
-                                       for each in dict.fromkeys([address, *extra])])
-    if (batch := batchreads.reads(session, account_id)) is not None:
+    emails = [dict(account_id=account_id, contact_id=contact_id, address=each)
+              for each in dict.fromkeys([address, *extra])]
+    if (batch := batchreads.reads(session, account_id)) is None:
+        insert_all(session, ContactEmail, emails)
+    else:  # the batch reads them from there; the rows are written at commit with the batch's
+        defer_rows(session, ContactEmail, emails)
         batch.contacts.update(dict.fromkeys([address, *extra], contact_id))
         batch.contacts_looked.update([address, *extra])
     return contact_id

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from smtp_logger.decide.rules import ThreadFacts
 from smtp_logger.store import batchreads
 from smtp_logger.store.models import Attachment, Engagement, EngagementContact, Thread, ThreadMessageId
-from smtp_logger.store.rows import insert_all, insert_id
+from smtp_logger.store.rows import defer_rows, insert_all, insert_id
 
 SUBJECT_THREAD_WINDOW = timedelta(days=30)
 
@@ -105,9 +105,11 @@ def remember_keys(session: Session, account_id: int, thread_id: int, keys: tuple
         known = set(session.scalars(select(ThreadMessageId.message_id).where(
             ThreadMessageId.account_id == account_id, ThreadMessageId.message_id.in_(keys))))
     new = [key for key in dict.fromkeys(keys) if key not in known]
-    insert_all(session, ThreadMessageId, [dict(account_id=account_id, thread_id=thread_id, message_id=key[:998])
-                                          for key in new])
-    if batch is not None:
+    rows = [dict(account_id=account_id, thread_id=thread_id, message_id=key[:998]) for key in new]
+    if batch is None:
+        insert_all(session, ThreadMessageId, rows)
+    else:  # the batch reads them from there; the rows are written at commit with the batch's
+        defer_rows(session, ThreadMessageId, rows)
         batch.key_threads.update(dict.fromkeys((key[:998] for key in new), thread_id))
         batch.keys_looked.update(key[:998] for key in new)
 

@@ -30,6 +30,7 @@ def load(session: Session, account: Account, user_id: int, c: Candidate, setting
     known = contacts.contacts_for(session, account.id, batchreads.participants(c))
     by_name, primary = {}, {}
     if c.from_ is not None and not c.from_.address and c.from_.name:
+        write_deferred(session)  # the batch's contact addresses, which this reads
         by_name, primary = contacts.contacts_named(session, account.id, c.from_.name)
         for cid, address in primary.items():
             known.setdefault(address, cid)
