@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from smtp_logger.decide.rules import ThreadFacts
 from smtp_logger.store import batchreads
 from smtp_logger.store.models import Attachment, Engagement, EngagementContact, Thread, ThreadMessageId
-from smtp_logger.store.rows import defer_rows, insert_all, insert_id
+from smtp_logger.store.rows import defer_rows, insert_all, insert_id, write_deferred
 
 SUBJECT_THREAD_WINDOW = timedelta(days=30)
 
@@ -56,6 +56,7 @@ def thread_by_keys(session: Session, account_id: int, keys: tuple[str, ...]) -> 
         known, found = batch.thread_of(keys)
         if known:
             return found
+        write_deferred(session)  # keys tied to a thread it did not read: the query sees them
     return _facts(session.execute(_THREAD_BY_KEYS, {"account_id": account_id, "keys": list(keys)}).first())
 
 
