@@ -169,11 +169,15 @@ class Builder:
         """Write and fsync the attachment files of every email that may be logged (each part
         once, however many logging addresses share it). Call with no transaction open."""
         done: dict[int, SavedAttachment] = {}
-        for each in built:
-            for part in each.content.attachments if each.may_be_logged else ():
-                if id(part) not in done:
-                    done[id(part)] = self._save(part)
-                each.saved[id(part)] = done[id(part)]
+        saved: list[tuple[Built, AttachmentPart]] = []
+        with self.blobs.together():  # the small files of them all at once
+            for each in built:
+                for part in each.content.attachments if each.may_be_logged else ():
+                    if id(part) not in done:
+                        done[id(part)] = self._save(part)
+                    saved.append((each, part))
+        for each, part in saved:  # only once they are all in the store
+            each.saved[id(part)] = done[id(part)]
 
     def _save(self, part: AttachmentPart) -> SavedAttachment:
         return self.blobs.save(part, self.settings.max_attachment_size,

@@ -135,6 +135,17 @@ class Deliverer:
         self.log_decision(entry.spool_id, received_id, account.id, outcome)
         return Delivered(received_id, outcome.decision.held, change)
 
+    def prefetch(self, session: Session, deliveries: list[Delivery]) -> None:
+        """What the batch's deliveries will read about their candidates, a query each for the
+        whole batch (store.facts.prefetch)."""
+        by_account: dict[int, list] = {}
+        for delivery in deliveries:
+            for rcpt, built in delivery.built.items():
+                if (address := self.builder.logging_address(session, rcpt)) is not None:
+                    by_account.setdefault(address.account_id, []).append(built.candidate)
+        for account_id, candidates in by_account.items():
+            facts.prefetch(session, account_id, candidates)
+
     def redecide(self, session: Session, row: ReceivedMessage, message: Message,
                  built: Built | None) -> Unblocked | None:
         """Decide a message received before (held) again, and record the new decision."""

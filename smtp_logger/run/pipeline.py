@@ -85,6 +85,7 @@ class Pipeline:
     def _write_batch(self, deliveries: list[Delivery]) -> list[Delivered]:
         delivered = []
         with self.sessions() as session:
+            self.deliverer.prefetch(session, deliveries)
             for delivery in deliveries:
                 for rcpt in delivery.recipients:
                     if (each := self.deliverer.deliver(session, True, delivery, rcpt)) is not None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from smtp_logger.base.spoolfile import open_message
 from smtp_logger.intake.spool import Spool, SpoolEntry
-from smtp_logger.store.blobstore import BlobStore
+from smtp_logger.store.blobstore import CHUNK, BlobStore
 from smtp_logger.store.blobstore.refs import database_of
 
 
@@ -27,17 +27,25 @@ class RawCopies:
         return database_of(self.store) is not None
 
     def keep(self, entries: list[SpoolEntry]) -> None:
-        """Before the decision's transaction: every kept raw copy into the blob store."""
+        """Before the decision's transaction: every kept raw copy into the blob store (the
+        small ones of a batch together, in one transaction of the database back-end)."""
         if not self.staged:
             return
+        small: dict[str, bytes] = {}
         for entry in entries:
             path = self.spool.raw_path(entry.sha256)
             try:
                 with open_message(path) as stream:
+                    start = stream.tell()
+                    if len(data := stream.read(CHUNK)) < CHUNK:
+                        small[entry.sha256] = data
+                        continue
+                    stream.seek(start)
                     self.store.put(stream, entry.sha256)
             except FileNotFoundError:  # staging copy removed by a twin delivery: in the store already
                 if not self.store.exists(entry.sha256):
                     raise
+        self.store.put_small(small)
 
     def decided(self, entries: list[SpoolEntry]) -> None:
         """After the commit: the staging copies go (the blob store has the message)."""

@@ -17,10 +17,11 @@ import hashlib
 import io
 import re
 import unicodedata
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from smtp_logger.store.blobstore import BlobStore
+from smtp_logger.store.blobstore import CHUNK, BlobStore
 from smtp_logger.understand.executables import blocked_kind
 from smtp_logger.understand.parse import AttachmentPart
 
@@ -74,9 +75,24 @@ class AttachmentFiles:
 
     def __init__(self, store: BlobStore):
         self.store = store
+        self._pending: dict[str, bytes] | None = None
 
     def put(self, data: bytes, sha: str) -> None:
-        self.store.put(io.BytesIO(data), sha)
+        if self._pending is not None and len(data) < CHUNK:
+            self._pending[sha] = data
+        else:
+            self.store.put(io.BytesIO(data), sha)
+
+    @contextmanager
+    def together(self):
+        """The small files saved inside are put when it ends (in one transaction of the
+        database back-end); nothing of them is kept if it fails."""
+        self._pending = {}
+        try:
+            yield
+            self.store.put_small(self._pending)
+        finally:
+            self._pending = None
 
     def link(self, source: Path, sha: str) -> None:
         """A decoded large part's work file (the local back-end links it; the database one

@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from smtp_logger.store import events
+from smtp_logger.store import batchreads, events
 from smtp_logger.store.accounts import Conflict, NotFound
 from smtp_logger.store.dealmodels import DealContact
 from smtp_logger.store.directory import bump
@@ -21,7 +21,7 @@ from smtp_logger.store.models import (
     EngagementContact,
     NeverLog,
 )
-from smtp_logger.store.rows import defer, insert_all, insert_id
+from smtp_logger.store.rows import cached, defer, defer_rows, insert_all, insert_id
 from smtp_logger.understand.addresses import domain_of, is_valid_address, normalize_address
 from smtp_logger.understand.companies import company_domain, company_name
 
@@ -39,17 +39,23 @@ def contact_emails(session: Session, contact_id: int) -> list[str]:
         ContactEmail.contact_id == contact_id).order_by(ContactEmail.id)))
 
 
+_COMPANY_OF_DOMAIN = select(Company.id).where(Company.account_id == bindparam("account_id"),
+                                              Company.domain == bindparam("domain"))
+
+
 def company_id_for(session: Session, account_id: int, address: str) -> int | None:
-    """The company of an address's domain, created on first sight (none for free-mail)."""
+    """The company of an address's domain, created on first sight (none for free-mail). Looked
+    up once per transaction and domain (a batch's contacts often share one)."""
     domain = company_domain(domain_of(address))
     if domain is None:
         return None
-    company_id = session.scalar(select(Company.id).where(
-        Company.account_id == account_id, Company.domain == domain))
-    if company_id is None:
-        company_id = insert_id(session, Company, account_id=account_id, domain=domain,
-                               name=company_name(domain))
-    return company_id
+    known = cached(session, batchreads.COMPANIES)
+    if (account_id, domain) not in known:
+        known[account_id, domain] = session.scalar(_COMPANY_OF_DOMAIN, {"account_id": account_id, "domain": domain})
+    if known[account_id, domain] is None:
+        known[account_id, domain] = insert_id(session, Company, account_id=account_id, domain=domain,
+                                              name=company_name(domain))
+    return known[account_id, domain]
 
 
 def add_contact(session: Session, account_id: int, address: str, name: str | None,
@@ -62,8 +68,14 @@ def add_contact(session: Session, account_id: int, address: str, name: str | Non
             raise Conflict(f"{each} already belongs to a contact")
     contact_id = insert_id(session, Contact, account_id=account_id, name=name, created_by=created_by,
                            company_id=company_id_for(session, account_id, address))
-    insert_all(session, ContactEmail, [dict(account_id=account_id, contact_id=contact_id, address=each)
-                                       for each in dict.fromkeys([address, *extra])])
+    emails = [dict(account_id=account_id, contact_id=contact_id, address=each)
+              for each in dict.fromkeys([address, *extra])]
+    if (batch := batchreads.reads(session, account_id)) is None:
+        insert_all(session, ContactEmail, emails)
+    else:  # the batch reads them from there; the rows are written at commit with the batch's
+        defer_rows(session, ContactEmail, emails)
+        batch.contacts.update(dict.fromkeys([address, *extra], contact_id))
+        batch.contacts_looked.update([address, *extra])
     return contact_id
 
 
@@ -122,6 +134,9 @@ _LINK_COMPANIES = insert(EngagementCompany.__table__).from_select(
 def contacts_for(session: Session, account_id: int, addresses: list[str]) -> dict[str, int]:
     if not addresses:
         return {}
+    if (batch := batchreads.reads(session, account_id)) is not None:
+        batch.look_contacts(session, account_id, addresses)
+        return {address: batch.contacts[address] for address in addresses if address in batch.contacts}
     rows = session.execute(_CONTACTS_FOR, {"account_id": account_id, "addresses": sorted(set(addresses))})
     return {address: contact_id for address, contact_id in rows}
 

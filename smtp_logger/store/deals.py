@@ -7,7 +7,7 @@ that were ignored. SQL only; callers own the transaction.
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, exists, or_, select
 from sqlalchemy.orm import Session
 
 from smtp_logger.decide.deals import STAGES, STAGES_OPEN, Ignored, OpenDeal
@@ -15,7 +15,7 @@ from smtp_logger.store.accounts import NotFound, current_addresses, find_user, u
 from smtp_logger.store.contacts import contact_by_email, contact_emails
 from smtp_logger.store.dealmodels import Deal, DealContact, EngagementDeal, IgnoredDealRef, ReceivedDealRef
 from smtp_logger.store.models import Company, Contact, User, utcnow
-from smtp_logger.store.rows import defer_rows, insert_all, insert_id
+from smtp_logger.store.rows import cached, defer_rows, insert_all, insert_id
 from smtp_logger.understand.companies import company_domain, company_name
 
 MAX_DEAL_ID = 2**31 - 1  # larger ids name no deal (and would not fit the column)
@@ -113,16 +113,29 @@ def contacts_of_deals(session: Session, deal_ids: list[int]) -> list[int]:
         DealContact.deal_id.in_(deal_ids)).order_by(DealContact.deal_id, DealContact.contact_id))))
 
 
+# Statements run for every logged message are built once; only their parameters change.
+_ANY_OPEN = select(exists().where(Deal.account_id == bindparam("account_id"), Deal.stage.in_(STAGES_OPEN)))
+_OF_CONTACTS = select(DealContact.deal_id).where(DealContact.contact_id.in_(bindparam("contact_ids", expanding=True)))
+_OF_COMPANIES = select(Contact.company_id).where(Contact.id.in_(bindparam("contact_ids", expanding=True)),
+                                                 Contact.company_id.is_not(None))
+_OPEN_NEAR = select(Deal.id, Deal.updated_at, Deal.id.in_(_OF_CONTACTS)).where(
+    Deal.account_id == bindparam("account_id"), Deal.stage.in_(STAGES_OPEN),
+    or_(Deal.id.in_(_OF_CONTACTS), Deal.company_id.in_(_OF_COMPANIES)))
+
+
 def open_deals_near(session: Session, account_id: int, contact_ids: list[int]) -> list[OpenDeal]:
-    """Open deals of these contacts, and of their companies (by_contact False when only that)."""
+    """Open deals of these contacts, and of their companies (by_contact False when only that).
+    Whether the account has any open deal is asked once per transaction (a batch): the pipeline
+    opens or closes none."""
     if not contact_ids:
         return []
-    of_contacts = set(session.scalars(select(DealContact.deal_id).where(DealContact.contact_id.in_(contact_ids))))
-    companies = select(Contact.company_id).where(Contact.id.in_(contact_ids), Contact.company_id.is_not(None))
-    rows = session.execute(select(Deal.id, Deal.updated_at).where(
-        Deal.account_id == account_id, Deal.stage.in_(STAGES_OPEN),
-        or_(Deal.id.in_(of_contacts), Deal.company_id.in_(companies))))
-    return [OpenDeal(deal_id, updated_at, deal_id in of_contacts) for deal_id, updated_at in rows]
+    any_open = cached(session, "open_deals")
+    if account_id not in any_open:
+        any_open[account_id] = bool(session.scalar(_ANY_OPEN, {"account_id": account_id}))
+    if not any_open[account_id]:
+        return []
+    rows = session.execute(_OPEN_NEAR, {"account_id": account_id, "contact_ids": list(contact_ids)})
+    return [OpenDeal(deal_id, updated_at, bool(by_contact)) for deal_id, updated_at, by_contact in rows]
 
 
 def link(session: Session, engagement_id: int, links: list[tuple[int, str]]) -> None:

@@ -13,8 +13,9 @@ from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.orm import Session
 
 from smtp_logger.decide.rules import ThreadFacts
+from smtp_logger.store import batchreads
 from smtp_logger.store.models import Attachment, Engagement, EngagementContact, Thread, ThreadMessageId
-from smtp_logger.store.rows import insert_all, insert_id
+from smtp_logger.store.rows import defer_rows, insert_all, insert_id, write_deferred
 
 SUBJECT_THREAD_WINDOW = timedelta(days=30)
 
@@ -25,6 +26,9 @@ _IS_LOGGED = select(exists().where(Engagement.account_id == bindparam("account_i
 
 
 def is_logged(session: Session, account_id: int, dedup_key: str) -> bool:
+    if (batch := batchreads.reads(session, account_id)) is not None:
+        batch.look_logged(session, account_id, [dedup_key])
+        return dedup_key in batch.logged
     return bool(session.scalar(_IS_LOGGED, {"account_id": account_id, "dedup_key": dedup_key}))
 
 
@@ -47,6 +51,12 @@ def thread_by_keys(session: Session, account_id: int, keys: tuple[str, ...]) -> 
     """The oldest thread that knows any of these Message-IDs."""
     if not keys:
         return None
+    if (batch := batchreads.reads(session, account_id)) is not None:
+        batch.look_threads(session, account_id, keys)
+        known, found = batch.thread_of(keys)
+        if known:
+            return found
+        write_deferred(session)  # keys tied to a thread it did not read: the query sees them
     return _facts(session.execute(_THREAD_BY_KEYS, {"account_id": account_id, "keys": list(keys)}).first())
 
 
@@ -69,9 +79,12 @@ def thread_by_subject(session: Session, account_id: int, subject_key: str, conta
 def new_thread(session: Session, account_id: int, owner_user_id: int, owner_team_id: int | None,
                subject_key: str, never_log: bool) -> int:
     """A new thread's id; a team-owned thread has no owning user."""
-    return insert_id(session, Thread, account_id=account_id,
-                     owner_user_id=None if owner_team_id else owner_user_id,
-                     owner_team_id=owner_team_id, subject_key=subject_key[:500], never_log=never_log)
+    owner = None if owner_team_id else owner_user_id
+    thread_id = insert_id(session, Thread, account_id=account_id, owner_user_id=owner,
+                          owner_team_id=owner_team_id, subject_key=subject_key[:500], never_log=never_log)
+    if (batch := batchreads.reads(session, account_id)) is not None:
+        batch.threads[thread_id] = ThreadFacts(thread_id, owner, owner_team_id, bool(never_log), False)
+    return thread_id
 
 
 def remember_keys(session: Session, account_id: int, thread_id: int, keys: tuple[str, ...],
@@ -83,10 +96,23 @@ def remember_keys(session: Session, account_id: int, thread_id: int, keys: tuple
     joins that thread instead of splitting the conversation in two."""
     if not keys:
         return
-    known = set() if new_thread else set(session.scalars(select(ThreadMessageId.message_id).where(
-        ThreadMessageId.account_id == account_id, ThreadMessageId.message_id.in_(keys))))
-    insert_all(session, ThreadMessageId, [dict(account_id=account_id, thread_id=thread_id, message_id=key[:998])
-                                          for key in dict.fromkeys(keys) if key not in known])
+    batch = batchreads.reads(session, account_id)
+    if new_thread:
+        known = set()
+    elif batch is not None:
+        batch.look_threads(session, account_id, keys)
+        known = {key for key in keys if key in batch.key_threads}
+    else:
+        known = set(session.scalars(select(ThreadMessageId.message_id).where(
+            ThreadMessageId.account_id == account_id, ThreadMessageId.message_id.in_(keys))))
+    new = [key for key in dict.fromkeys(keys) if key not in known]
+    rows = [dict(account_id=account_id, thread_id=thread_id, message_id=key[:998]) for key in new]
+    if batch is None:
+        insert_all(session, ThreadMessageId, rows)
+    else:  # the batch reads them from there; the rows are written at commit with the batch's
+        defer_rows(session, ThreadMessageId, rows)
+        batch.key_threads.update(dict.fromkeys((key[:998] for key in new), thread_id))
+        batch.keys_looked.update(key[:998] for key in new)
 
 
 SIGNATURE_REPEATS = 3  # an inline image the same sender sent in this many earlier emails is a logo

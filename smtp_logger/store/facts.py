@@ -11,20 +11,26 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from smtp_logger.decide.rules import Candidate, CrmFacts, LogPlan, UserFacts
-from smtp_logger.store import contacts, directory, engagements, events
+from smtp_logger.store import batchreads, contacts, directory, engagements, events
 from smtp_logger.store.blobs import SavedAttachment
 from smtp_logger.store.models import Account, Attachment, Engagement
 from smtp_logger.store.rows import insert_all, insert_id, write_deferred
 from smtp_logger.understand.addresses import Mailbox
 
 
+def prefetch(session: Session, account_id: int, candidates: list[Candidate]) -> None:
+    """Before the `load`s of a batch's candidates (one account's) in this transaction: what they
+    will read, in a query each for them all (store.batchreads)."""
+    batchreads.prefetch(session, account_id, candidates)
+
+
 def load(session: Session, account: Account, user_id: int, c: Candidate, settings,
          sender_authenticated: bool | None) -> CrmFacts:
     known_directory = directory.get(session, account)
-    participants = [b.address for b in (c.from_, *c.to, *c.cc, c.named_contact) if b is not None and b.address]
-    known = contacts.contacts_for(session, account.id, participants)
+    known = contacts.contacts_for(session, account.id, batchreads.participants(c))
     by_name, primary = {}, {}
     if c.from_ is not None and not c.from_.address and c.from_.name:
+        write_deferred(session)  # the batch's contact addresses, which this reads
         by_name, primary = contacts.contacts_named(session, account.id, c.from_.name)
         for cid, address in primary.items():
             known.setdefault(address, cid)
@@ -102,6 +108,8 @@ def write(session: Session, account: Account, c: Candidate, content: EngagementC
         message_id=content.message_id, dedup_key=c.dedup_key[:998], source=c.delivery,
         received_message_id=received_message_id, type=content.type)
     engagement_id = insert_id(session, Engagement, **values)
+    if (batch := batchreads.reads(session, account.id)) is not None:
+        batch.engagement_written(values["dedup_key"], thread_id)
     contacts.link(session, engagement_id, contact_ids)
     attachments = _signature_marked(session, account.id, from_.address, content.attachments)
     insert_all(session, Attachment, [dict(

@@ -17,6 +17,7 @@ from sqlalchemy import Insert, Table, event
 from sqlalchemy.orm import Session
 
 _DEFERRED = "deferred_writes"
+_CACHED = "transaction_cache"
 
 
 @cache
@@ -71,3 +72,15 @@ def write_deferred(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _forget_deferred(session: Session) -> None:
     session.info.pop(_DEFERRED, None)
+    session.info.pop(_CACHED, None)
+
+
+def cached(session: Session, name: str) -> dict:
+    """A dict that lives as long as the session's transaction (forgotten at commit or rollback):
+    what the transaction read once and wrote itself, for every delivery of a batch."""
+    return session.info.setdefault(_CACHED, {}).setdefault(name, {})
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_cached(session: Session) -> None:
+    session.info.pop(_CACHED, None)

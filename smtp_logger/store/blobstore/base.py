@@ -7,6 +7,7 @@ nothing half-written is ever visible to `open` or `exists`.
 from __future__ import annotations
 
 import hashlib
+import io
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +34,13 @@ class BlobStore(ABC):
         """Store a file's bytes (a back-end may link it instead of copying)."""
         with open(path, "rb") as f:
             return self.put(f, sha256)
+
+    def put_small(self, blobs: dict[str, bytes]) -> None:
+        """Store several blobs smaller than CHUNK, each under the SHA-256 it is known to have
+        (ValueError if one does not hash to it); the database back-end writes them all in one
+        transaction."""
+        for sha256, data in blobs.items():
+            self.put(io.BytesIO(data), sha256)
 
     @abstractmethod
     def open(self, sha256: str) -> BinaryIO:
@@ -80,6 +88,9 @@ class WithFallback(BlobStore):
 
     def put_file(self, path: Path, sha256: str | None = None) -> str:
         return self.primary.put_file(path, sha256)
+
+    def put_small(self, blobs: dict[str, bytes]) -> None:
+        self.primary.put_small(blobs)
 
     def open(self, sha256: str) -> BinaryIO:
         try:

@@ -23,6 +23,7 @@ from smtp_logger.store.blobstore.base import BlobMissing, BlobStore, WithFallbac
 from smtp_logger.store.blobstore.database import DatabaseBlobStore, remove_blobs
 from smtp_logger.store.blobstore.local import LocalBlobStore
 from smtp_logger.store.models import Attachment, BlobRow, ReceivedMessage
+from smtp_logger.store.rows import defer
 
 # Received messages whose raw copy is no blob reference: expired or purged ones, and quarantined
 # ones (PROCESSING_FAILED: the delivery itself waits in spool/failed; a retry keeps it again).
@@ -67,10 +68,16 @@ def all_references(session: Session) -> list[dict]:
 
 
 def claim(session: Session, store: BlobStore, shas: set[str]) -> None:
-    """Inside the transaction about to reference these blobs: hold them (see the docstring)."""
+    """Inside the transaction about to reference these blobs: hold them (see the docstring).
+    Taken at commit (after the transaction's writes), for all the blobs of a batch at once;
+    BlobMissing then fails the commit."""
     if database_of(store) is None or not shas:
         return
-    wanted = sorted(shas)
+    defer(session, _claim_now, frozenset(shas))
+
+
+def _claim_now(session: Session, claims: list[frozenset[str]]) -> None:
+    wanted = sorted(frozenset().union(*claims))
     held = set(session.scalars(select(BlobRow.sha256).where(
         BlobRow.sha256.in_(wanted), BlobRow.complete.is_(True)).with_for_update(read=True, key_share=True)))
     if missing := [sha for sha in wanted if sha not in held]:
