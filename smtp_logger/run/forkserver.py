@@ -135,7 +135,7 @@ def serve_forks(main, count: int, alive: int, go: int | None) -> None:
     main.preload()
     gc.collect()
     gc.freeze()
-    if go is not None and alive in select.select([alive, go], [], [])[0]:
+    if alive in select.select([alive] if go is None else [alive, go], [], [], 0 if go is None else None)[0]:
         return  # the server is gone before it started any worker
     workers = {_fork_worker(main, index): index for index in range(count)}
     while workers or not main.stop.is_set():
