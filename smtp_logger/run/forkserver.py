@@ -95,6 +95,9 @@ class ForkServer:
     def join(self, timeout: float) -> None:
         """Wait until the workers and their parent exited; past `timeout` it is killed (and its
         workers with it); what they held goes back to the spool at the next start."""
+        if self._go is not None:  # never started: closing `go` stops it
+            os.close(self._go)
+            self._go = None
         deadline = time.monotonic() + timeout
         while self.is_alive() and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -135,8 +138,10 @@ def serve_forks(main, count: int, alive: int, go: int | None) -> None:
     main.preload()
     gc.collect()
     gc.freeze()
-    if alive in select.select([alive] if go is None else [alive, go], [], [], 0 if go is None else None)[0]:
-        return  # the server is gone before it started any worker
+    if go is not None and (alive in select.select([alive, go], [], [])[0] or os.read(go, 1) != b"g"):
+        return  # the server is gone, or stopped, before it started any worker
+    if select.select([alive], [], [], 0)[0]:
+        return
     workers = {_fork_worker(main, index): index for index in range(count)}
     while workers or not main.stop.is_set():
         if select.select([alive], [], [], LOOK)[0]:

@@ -9,8 +9,9 @@ max_attempts failures it is quarantined (run/quarantine.py). A failure while the
 not answer is not the delivery's: it is not counted, and the worker pauses (growing to 10 s)
 until the database answers again, then retries at once; nor is a full disk (ENOSPC). Workers
 run as processes (production: parsing and SQL off the SMTP process's core and GIL, niced so
-the SMTP side answers first) or, with worker_processes = 0, as threads (tests). A worker
-process whose server died, even by SIGKILL, exits: the restarted server redoes its work.
+the SMTP side answers first; forked by their own parent, run/forkserver.py, so that they share
+its pages) or, with worker_processes = 0, as threads (tests). A worker process whose server
+died, even by SIGKILL, exits: the restarted server redoes its work.
 """
 
 from __future__ import annotations
@@ -318,7 +319,11 @@ def fork_workers_parent(settings) -> ForkServer | None:
     context = multiprocessing.get_context("spawn")
     main = WorkerMain(settings, StopFlag(context), Counts(context, settings.worker_processes))
     server = ForkServer(main, settings.worker_processes)
-    server.fork()
+    try:
+        server.fork()
+    except OSError as exc:  # e.g. no memory for the page tables: a spawned one instead
+        log.warning("workers_parent_not_forked", error=str(exc))
+        return None
     return server
 
 
