@@ -66,7 +66,8 @@ def test_sigkill_after_250_loses_nothing_and_duplicates_nothing(tmp_path, db_url
 
 
 def _orphans(tmp_path: Path) -> list[int]:
-    """Worker processes still running for this test's data directory."""
+    """Worker processes and their parent (run/forkserver.py, "sl-worker-fs") still running for
+    this test's data directory."""
     found = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
@@ -74,11 +75,25 @@ def _orphans(tmp_path: Path) -> list[int]:
         try:
             environ = (proc / "environ").read_bytes()
             cmdline = (proc / "cmdline").read_bytes()
+            comm = (proc / "comm").read_text().strip()
         except OSError:
             continue
-        if b"spawn_main" in cmdline and str(tmp_path / "data").encode() in environ:
+        ours = b"spawn_main" in cmdline or comm.startswith("sl-worker")
+        if ours and str(tmp_path / "data").encode() in environ:
             found.append(int(proc.name))
     return found
+
+
+def _workers(tmp_path: Path) -> list[int]:
+    """The worker processes themselves ("sl-worker-w0", ...) of this test's data directory."""
+    return [pid for pid in _orphans(tmp_path) if _comm(pid).startswith("sl-worker-w")]
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
 
 
 def test_a_killed_worker_is_replaced_and_its_deliveries_are_logged(tmp_path, db_url, cli):
@@ -91,8 +106,8 @@ def test_a_killed_worker_is_replaced_and_its_deliveries_are_logged(tmp_path, db_
     proc = serve(env, tmp_path / "serve.log")
     burst = [message(ALICE, [f"buyer{i}@acme.example"], subject=f"Offer {i}") for i in range(30)]
     try:
-        assert _wait_for(lambda: len(_orphans(tmp_path)) == 2, timeout=30), "two workers expected"
-        victim = _orphans(tmp_path)[0]
+        assert _wait_for(lambda: len(_workers(tmp_path)) == 2, timeout=30), "two workers expected"
+        victim = _workers(tmp_path)[0]
         for i, m in enumerate(burst):
             assert send(port, m, [user["bcc_address"]]) == {}
             if i == 10:
@@ -100,7 +115,7 @@ def test_a_killed_worker_is_replaced_and_its_deliveries_are_logged(tmp_path, db_
         assert _wait_for(lambda: all(cli.json("why", msgid(m)) for m in burst)), \
             "not every acknowledged message got a decision after a worker died"
         # The server checks its workers every second; a spawned replacement takes a moment.
-        assert _wait_for(lambda: len(workers := _orphans(tmp_path)) == 2 and victim not in workers,
+        assert _wait_for(lambda: len(workers := _workers(tmp_path)) == 2 and victim not in workers,
                          timeout=15), "the dead worker was not replaced"
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -147,7 +162,7 @@ def test_stopping_the_process_group_stops_the_server_and_its_workers(tmp_path, d
     proc = serve(env, tmp_path / "serve.log")
     m = message(ALICE, ["buyer@acme.example"], subject="Before the stop")
     try:
-        assert _wait_for(lambda: len(_orphans(tmp_path)) == 2, timeout=30), "two workers expected"
+        assert _wait_for(lambda: len(_workers(tmp_path)) == 2, timeout=30), "two workers expected"
         assert send(port, m, [user["bcc_address"]]) == {}
         assert _wait_for(lambda: bool(cli.json("why", msgid(m))))
         time.sleep(0.5)  # the workers idle, waiting for work: where a killed one once hung the stop

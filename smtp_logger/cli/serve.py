@@ -23,17 +23,20 @@ from smtp_logger.store.db import upgrade
 def serve(obj: Context, host, port, demo):
     """Run the receiver (default 127.0.0.1:2525)."""
     from smtp_logger.run.service import App
+    from smtp_logger.run.workers import fork_workers_parent
     if host:
         obj.settings.host = host
     if port:
         obj.settings.port = port
     refuse(start_problems(obj.settings) + listen_problems(obj.settings))
+    # Before any database engine, thread or socket: the workers' parent shares our pages.
+    forks = fork_workers_parent(obj.settings)
     if demo:
         _print_demo(obj)
     obj.prepare()
     companions = Companions(obj.settings)  # webhook deliverer, and the API when api_port is set
     try:
-        asyncio.run(App(obj.settings).serve_forever())
+        asyncio.run(App(obj.settings, forks=forks).serve_forever())
     finally:
         companions.stop()
 

@@ -53,9 +53,10 @@ REGISTRY.register(WORKER_COUNTS)
 
 
 class App:
-    def __init__(self, settings, smtp_only: bool = False):
+    def __init__(self, settings, smtp_only: bool = False, forks=None):
         """`smtp_only`: one of the extra SMTP processes (run/smtpprocs.py): it listens and
-        spools; recovery, workers, notices and metrics are the server process's."""
+        spools; recovery, workers, notices and metrics are the server process's. `forks`: the
+        worker processes' parent, forked by `serve` at its start (run/workers.py)."""
         self.settings = settings
         self.smtp_only = smtp_only
         self.sessions = session_factory(settings.db_url)
@@ -65,7 +66,7 @@ class App:
         self.disk = DiskSpace(settings.data_path, settings.min_free_bytes)  # MAIL and EHLO ask it
         self.tls = Certificates(settings.tls_cert, settings.tls_key)  # renewed without a restart
         # Worker processes build their own pipeline: the SMTP process imports none of it then.
-        self.workers = None if smtp_only else Workers(settings, lambda: self.pipeline, self.spool)
+        self.workers = None if smtp_only else Workers(settings, lambda: self.pipeline, self.spool, forks)
         self.notifier = Notifier(settings, self.sessions) if settings.notices_on and not smtp_only else None
         self.smtp_processes = SmtpProcesses(settings, smtp_process_main) if settings.smtp_processes > 1 and not smtp_only else None
         self.committer: GroupCommitter | None = None

@@ -9,8 +9,9 @@ max_attempts failures it is quarantined (run/quarantine.py). A failure while the
 not answer is not the delivery's: it is not counted, and the worker pauses (growing to 10 s)
 until the database answers again, then retries at once; nor is a full disk (ENOSPC). Workers
 run as processes (production: parsing and SQL off the SMTP process's core and GIL, niced so
-the SMTP side answers first) or, with worker_processes = 0, as threads (tests). A worker
-process whose server died, even by SIGKILL, exits: the restarted server redoes its work.
+the SMTP side answers first; forked by their own parent, run/forkserver.py, so that they share
+its pages) or, with worker_processes = 0, as threads (tests). A worker process whose server
+died, even by SIGKILL, exits: the restarted server redoes its work.
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ from prometheus_client.core import CounterMetricFamily
 from smtp_logger.base.process import name_process
 from smtp_logger.intake.disk import is_out_of_space
 from smtp_logger.intake.spool import Spool, SpoolEntry
+from smtp_logger.run.forkserver import ForkServer
 from smtp_logger.run.quarantine import Quarantine
-from smtp_logger.store.db import session_factory
+from smtp_logger.store.db import get_engine, session_factory
 from smtp_logger.store.health import database_error
 
 if TYPE_CHECKING:
@@ -42,6 +44,7 @@ BATCH = 16  # deliveries claimed at a time: the other workers take the rest
 POLL = 0.02  # seconds between looks at an empty spool
 MAX_DELAY = 300.0
 GROUP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}  # a worker process ignores them
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 OUTAGE_PAUSE, OUTAGE_MAX_PAUSE = 0.5, 10.0  # seconds between asking a database that is down
 
 
@@ -250,19 +253,31 @@ class StopFlag:
 
 
 def _exit_with_parent(parent: int) -> None:
+    """The worker's parent is the fork server (run/forkserver.py), which exits when the server
+    is gone: then so does the worker (at once where the kernel can say so, else within a second)."""
+    _die_with_parent()
     while True:
-        time.sleep(1)
         if os.getppid() != parent:
             os._exit(0)
+        time.sleep(1)
 
 
-def _process_main(name: str, settings, server_pid: int, stop, counts: "WorkerCounts") -> None:
-    """A worker process: logging, a database pool and a pipeline of its own. Ctrl-C, SIGTERM and
-    a hang-up reach the whole process group: the server alone decides when its workers stop."""
+def _die_with_parent() -> None:
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the look every second does it
+        pass
+
+
+def _process_main(name: str, settings, stop, counts: "WorkerCounts", parent: int) -> None:
+    """A worker process, forked by the fork server: logging, a database pool and a pipeline of
+    its own. Ctrl-C, SIGTERM and a hang-up reach the whole process group: the server alone
+    decides when its workers stop."""
     for sig in GROUP_SIGNALS:  # SIGHUP: the server's "reload certificates"
         signal.signal(sig, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, GROUP_SIGNALS)  # blocked since the spawn: see Workers
-    threading.Thread(target=_exit_with_parent, args=(server_pid,), daemon=True).start()
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, GROUP_SIGNALS)
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     name_process(f"sl-worker-{name}")
     os.nice(10)
     from smtp_logger.base.logsetup import configure
@@ -270,62 +285,105 @@ def _process_main(name: str, settings, server_pid: int, stop, counts: "WorkerCou
     from smtp_logger.run.pipeline import Pipeline
     spool = Spool(settings.data_path)
     pipeline = Pipeline(settings, session_factory(settings.db_url), spool)
-    from smtp_logger.understand.addresses import warm
-    warm()  # the address parser, imported now rather than for the first message
     gc.collect()
     gc.freeze()  # start-up objects are never garbage: full collections need not walk them
     SpoolWorker(name, pipeline, spool, stop, counts).run()
 
 
-class Workers:
-    """Starts, watches (a dead worker process is replaced) and stops the workers."""
+@dataclass
+class WorkerMain:
+    """What the fork server runs (picklable, for a spawned one): preload() once, then one
+    worker process per index."""
 
-    def __init__(self, settings, pipeline, spool: Spool):
-        """`pipeline`: a Pipeline, or a function making it (asked only for worker threads)."""
+    settings: object
+    stop: StopFlag
+    counts: Counts
+
+    def preload(self) -> None:
+        """What every worker needs, imported once in the fork server and shared by the workers."""
+        from smtp_logger.base.logsetup import configure  # noqa: F401
+        from smtp_logger.run.pipeline import Pipeline  # noqa: F401
+        from smtp_logger.understand.addresses import warm
+        warm()  # the address parser, made now rather than for the first message
+
+    def __call__(self, index: int, parent: int) -> None:
+        _process_main(f"w{index}", self.settings, self.stop, self.counts.for_worker(index), parent)
+
+
+def fork_workers_parent(settings) -> ForkServer | None:
+    """For `serve`, before it makes a database engine, a thread or a socket: fork the worker
+    processes' parent now, so that it shares this process's pages (run/forkserver.py). None
+    with worker threads, or when that is no longer safe (Workers then spawns one)."""
+    if settings.worker_processes <= 0 or threading.active_count() > 1 or get_engine.cache_info().currsize:
+        return None
+    context = multiprocessing.get_context("spawn")
+    main = WorkerMain(settings, StopFlag(context), Counts(context, settings.worker_processes))
+    server = ForkServer(main, settings.worker_processes)
+    try:
+        server.fork()
+    except OSError as exc:  # e.g. no memory for the page tables: a spawned one instead
+        log.warning("workers_parent_not_forked", error=str(exc))
+        return None
+    return server
+
+
+class Workers:
+    """Starts, watches (a dead worker is replaced) and stops the workers: threads, or processes
+    forked by their own parent (run/forkserver.py), which this replaces should it die."""
+
+    def __init__(self, settings, pipeline, spool: Spool, forks: ForkServer | None = None):
+        """`pipeline`: a Pipeline, or a function making it (asked only for worker threads);
+        `forks`: the workers' parent forked early by `serve` (else one is spawned)."""
         self.settings, self.spool = settings, spool
         self._pipeline = pipeline
         self.in_processes = settings.worker_processes > 0
-        self.context = multiprocessing.get_context("spawn")
-        self.stop_event = StopFlag(self.context) if self.in_processes else threading.Event()
         self.count = settings.worker_processes if self.in_processes else max(1, settings.workers)
-        self.counts = Counts(self.context, self.count)
-        self.running: dict[int, object] = {}
+        self.running: dict[int, threading.Thread] = {}
+        self.forks = None
+        if self.in_processes:
+            context = multiprocessing.get_context("spawn")
+            self.forks = forks or ForkServer(WorkerMain(settings, StopFlag(context), Counts(context, self.count)),
+                                             self.count)
+            self.stop_event, self.counts = self.forks.main.stop, self.forks.main.counts
+        else:
+            self.stop_event, self.counts = threading.Event(), Counts(multiprocessing.get_context("spawn"), self.count)
 
     def start(self) -> None:
+        if self.forks is not None:
+            self.forks.start()
+            return
         for index in range(self.count):
             self._start(index)
 
     def _start(self, index: int) -> None:
         name, counts = f"w{index}", self.counts.for_worker(index)
-        if self.in_processes:
-            worker = self.context.Process(target=_process_main, name=f"smtp-logger-{name}", daemon=True,
-                                          args=(name, self.settings, os.getpid(), self.stop_event, counts))
-            # Spawned with the group's signals blocked (the mask is inherited): one that comes
-            # while the new process still imports waits until it has set them to be ignored.
-            mask = signal.pthread_sigmask(signal.SIG_BLOCK, GROUP_SIGNALS)
-            try:
-                worker.start()
-            finally:
-                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-        else:
-            runner = SpoolWorker(name, self.pipeline(), self.spool, self.stop_event, counts)
-            worker = threading.Thread(target=runner.run, name=f"smtp-logger-{name}", daemon=True)
-            worker.start()
+        runner = SpoolWorker(name, self.pipeline(), self.spool, self.stop_event, counts)
+        worker = threading.Thread(target=runner.run, name=f"smtp-logger-{name}", daemon=True)
+        worker.start()
         self.running[index] = worker
 
     def pipeline(self) -> "Pipeline":
         return self._pipeline() if callable(self._pipeline) else self._pipeline
 
     def replace_dead(self) -> None:
+        """A dead worker process is replaced by its parent; a dead parent (and its workers) here."""
+        if self.stop_event.is_set():
+            return
+        if self.forks is not None:
+            if not self.forks.is_alive():
+                log.error("worker_parent_died")
+                self.forks.spawn()
+            return
         for index, worker in list(self.running.items()):
-            if not worker.is_alive() and not self.stop_event.is_set():
-                log.error("worker_died", worker=f"w{index}", exitcode=getattr(worker, "exitcode", None))
+            if not worker.is_alive():
+                log.error("worker_died", worker=f"w{index}")
                 self._start(index)
 
     def stop(self, timeout: float = 30) -> None:
         self.stop_event.set()
+        if self.forks is not None:
+            self.forks.join(timeout)
+            return
         deadline = time.monotonic() + timeout
         for worker in self.running.values():
             worker.join(max(0.1, deadline - time.monotonic()))
-            if self.in_processes and worker.is_alive():
-                worker.kill()  # its claims go back to the spool at the next start
