@@ -146,3 +146,35 @@ def _mailboxes(text: str) -> tuple[Mailbox, ...]:
 
 _cached_mailbox = lru_cache(maxsize=CACHED_LINES)(_mailbox)
 _cached_mailboxes = lru_cache(maxsize=CACHED_LINES)(_mailboxes)
+
+
+# The header lines most mail carries, 'Jane Roe <jane@x.example>, bob@y.example', as a header's
+# raw value: plain ASCII names and addresses, whose parse is known without flanker or the email
+# package's header parser (which renders the line for flanker to parse again). Anything else
+# (quotes, comments, encoded words, folding, other characters) is parsed as before.
+_ATOM = r"[A-Za-z0-9_+-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_SIMPLE_ADDRESS = rf"{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+[A-Za-z]{{2,63}}"
+_SIMPLE_ITEM = re.compile(
+    rf"(?:(?P<name>[A-Za-z0-9]+(?: [A-Za-z0-9]+)*) <(?P<named>{_SIMPLE_ADDRESS})>"
+    rf"|<(?P<angled>{_SIMPLE_ADDRESS})>|(?P<bare>{_SIMPLE_ADDRESS}))")
+SIMPLE_LINE_CHARS = 1000
+
+
+def simple_mailboxes(raw: str) -> tuple[Mailbox, ...] | None:
+    """The mailboxes of a raw From/To/Cc value in the plain form above, as `parse_mailbox_list`
+    gives them for the header's decoded text; None when the value has any other form."""
+    if len(raw) > SIMPLE_LINE_CHARS or not raw.isascii():
+        return None
+    boxes = []
+    for item in raw.split(", "):
+        match = _SIMPLE_ITEM.fullmatch(item)
+        if match is None:
+            return None
+        address = match.group("named") or match.group("angled") or match.group("bare")
+        if len(address.partition("@")[0]) > 64 or len(address) > 254:
+            return None
+        address = address.lower()
+        name = match.group("name")
+        boxes.append(Mailbox(None if name and name.lower() == address else name, address))
+    return tuple(boxes)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email import message_from_bytes, policy
 from email.header import decode_header, make_header
-from email.headerregistry import HeaderRegistry
+from email.headerregistry import HeaderRegistry, UnstructuredHeader
 from email.message import Message
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
@@ -86,7 +86,19 @@ def _index(msg: Message) -> dict[str, list[tuple[str, str]]]:
     return by_name
 
 
+_PLAIN_TEXT = re.compile(r"[\t\x20-\x7e]*")  # printable ASCII: no encoded word, folding or 8-bit text
+
+
+@lru_cache(maxsize=256)
+def _is_unstructured(key: str) -> bool:
+    """Header `key` is parsed by POLICY as unstructured text (Subject, X-…, Auto-Submitted, …)."""
+    registry = POLICY.header_factory
+    return issubclass(registry.registry.get(key.lower(), registry.default_class), UnstructuredHeader)
+
+
 def _decoded(msg: Message, key: str, raw: str) -> str:
+    if msg.policy is POLICY and "=?" not in raw and _PLAIN_TEXT.fullmatch(raw) and _is_unstructured(key):
+        return raw  # what the header parser would give back, without parsing it
     try:
         return str(msg.policy.header_fetch_parse(key, raw))
     except Exception:  # policy.default's header classes raise on some malformed values

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from smtp_logger.base.spoolfile import open_message
 from smtp_logger.understand import mime
-from smtp_logger.understand.addresses import Mailbox, parse_mailbox, parse_mailbox_list
+from smtp_logger.understand.addresses import Mailbox, parse_mailbox, parse_mailbox_list, simple_mailboxes
 from smtp_logger.understand.classify import classify
 from smtp_logger.understand.contenthash import content_hash
 from smtp_logger.understand.largeparts import BLOB_HEADER, Blob, parse_blob_header, skeletonize
@@ -79,6 +79,18 @@ def parse_date(text: str) -> tuple[datetime | None, int]:
     return value, int(offset.total_seconds() // 60) if offset else 0
 
 
+def _sender(msg: Message) -> Mailbox | None:
+    simple = simple_mailboxes(mime.raw_header(msg, "From"))
+    if simple is not None and len(simple) == 1:
+        return simple[0]
+    return parse_mailbox(mime.header_text(msg, "From"))
+
+
+def _recipients(msg: Message, name: str) -> list[Mailbox]:
+    simple = simple_mailboxes(mime.raw_header(msg, name))
+    return list(simple) if simple is not None else parse_mailbox_list(mime.header_text(msg, name))
+
+
 def _attachment(part: Message, index: int, work_dir: Path | None) -> AttachmentPart:
     try:
         filename = part.get_filename()
@@ -125,7 +137,7 @@ def parse_message(raw: bytes, work_dir: Path | None = None) -> ParsedMessage:
     """The message in `raw` (a skeleton from largeparts when `work_dir` holds its large parts)."""
     msg = message_from_bytes(raw, policy=mime.POLICY)
     defects = [d.__class__.__name__ for d in getattr(msg, "defects", [])]
-    from_ = parse_mailbox(mime.header_text(msg, "From"))
+    from_ = _sender(msg)
     subject = mime.header_text(msg, "Subject")
     date_text = mime.header_text(msg, "Date")
     date, offset = parse_date(date_text)
@@ -137,8 +149,8 @@ def parse_message(raw: bytes, work_dir: Path | None = None) -> ParsedMessage:
         in_reply_to=mime.message_ids(mime.raw_header(msg, "In-Reply-To")),
         references=mime.message_ids(mime.raw_header(msg, "References")),
         from_=from_,
-        to=parse_mailbox_list(mime.header_text(msg, "To")),
-        cc=parse_mailbox_list(mime.header_text(msg, "Cc")),
+        to=_recipients(msg, "To"),
+        cc=_recipients(msg, "Cc"),
         subject=subject,
         date=date,
         date_offset_minutes=offset,

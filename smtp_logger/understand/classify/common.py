@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from email.message import Message
 from email.utils import getaddresses
+from functools import lru_cache
 from weakref import ref
 
 from smtp_logger.understand import mime
@@ -49,12 +50,24 @@ def sender_addresses(msg: Message) -> list[tuple[str, str]]:
 
 
 def _sender_addresses(msg: Message) -> list[tuple[str, str]]:
-    raw = values(msg, "from") + values(msg, "sender")
+    raw = tuple(values(msg, "from") + values(msg, "sender"))
+    if sum(map(len, raw)) > CACHED_SENDER_CHARS:
+        return _pairs(raw)
+    return list(_cached_pairs(raw))
+
+
+def _pairs(raw: tuple[str, ...]) -> list[tuple[str, str]]:
     try:
         pairs = getaddresses(raw)
     except Exception:
         pairs = [("", value) for value in raw]
     return [(name.strip().lower(), addr.strip().lower()) for name, addr in pairs]
+
+
+# The same senders write message after message: their From lines' pairs are remembered (the
+# lines up to CACHED_SENDER_CHARS, so hostile mail cannot fill memory with huge ones).
+CACHED_SENDER_CHARS = 2000
+_cached_pairs = lru_cache(maxsize=1024)(lambda raw: tuple(_pairs(raw)))
 
 
 def own_parts(msg: Message):

@@ -51,8 +51,14 @@ def _trim_blank(lines: list[str]) -> list[str]:
 
 
 def _tail_indexes(lines: list[str]) -> list[int]:
-    indexes = [i for i, line in enumerate(lines) if line.strip()]
-    return indexes[-TAIL_LINES:]
+    """The indexes of the last TAIL_LINES non-blank lines, in order (read from the end only)."""
+    indexes: list[int] = []
+    for i in range(len(lines) - 1, -1, -1):
+        if lines[i].strip():
+            indexes.append(i)
+            if len(indexes) == TAIL_LINES:
+                break
+    return indexes[::-1]
 
 
 def _cut_at_closing(lines: list[str]) -> int | None:
