@@ -75,6 +75,10 @@ def add_user(session: Session, account_id: int, email: str, name: str | None,
              aliases: list[str], settings) -> User:
     if session.scalars(select(User).where(User.account_id == account_id, User.email == email)).first():
         raise Conflict(f"user {email} already exists")
+    aliases = list(dict.fromkeys(aliases))  # the same alias twice is one alias
+    if taken := session.scalars(select(UserAlias.address).where(
+            UserAlias.account_id == account_id, UserAlias.address.in_(aliases))).first():
+        raise Conflict(f"alias {taken} is already another user's")
     user = User(account_id=account_id, email=email, name=name)
     session.add(user)
     session.flush()

@@ -91,7 +91,7 @@ _PLAIN_TEXT = re.compile(r"[\t\x20-\x7e]*")  # printable ASCII: no encoded word,
 
 @lru_cache(maxsize=256)
 def _is_unstructured(key: str) -> bool:
-    """Header `key` is parsed by POLICY as unstructured text (Subject, X-…, Auto-Submitted, …)."""
+    """Header `key` is parsed by POLICY as unstructured text (Subject, X-…, and the like)."""
     registry = POLICY.header_factory
     return issubclass(registry.registry.get(key.lower(), registry.default_class), UnstructuredHeader)
 
