@@ -229,7 +229,19 @@ class Spool:
         return self.raw / sha[:2] / sha
 
 
-class SpoolWriter:
+class _Published:
+    """What both writers share once their file is complete and fsynced (`spool`, `path`,
+    `spool_id`, `meta`, `size` set by them)."""
+
+    def publish(self) -> SpoolEntry:
+        """Rename into new/; durable after the next `sync_new`."""
+        final = self.spool.new / self.path.name
+        os.replace(self.path, final)
+        return SpoolEntry(self.spool_id, self.meta["mail_from"], self.meta["rcpt_tos"], self.meta["peer"],
+                          self.meta["received_at"], self.meta["sha256"], self.size, final, self.meta["helo"])
+
+
+class SpoolWriter(_Published):
     """Streams one delivery to spool/tmp, then commits it into spool/new durably."""
 
     def __init__(self, spool: Spool, spool_id: str, mail_from: str, rcpt_tos: list[str], peer: str,
@@ -275,13 +287,6 @@ class SpoolWriter:
         os.fsync(self._file.fileno())
         self._file.close()
 
-    def publish(self) -> SpoolEntry:
-        """Rename into new/; durable after the next `sync_new`."""
-        final = self.spool.new / self.path.name
-        os.replace(self.path, final)
-        return SpoolEntry(self.spool_id, self.meta["mail_from"], self.meta["rcpt_tos"], self.meta["peer"],
-                          self.meta["received_at"], self.meta["sha256"], self.size, final, self.meta["helo"])
-
     def abort(self) -> None:
         """Remove the partial file; closing may fail again (the disk is still full): ignored."""
         try:
@@ -291,7 +296,7 @@ class SpoolWriter:
         self.path.unlink(missing_ok=True)
 
 
-class WholeWriter:
+class WholeWriter(_Published):
     """A delivery held in memory, written and fsynced in one go; then `publish` as SpoolWriter."""
 
     def __init__(self, spool: Spool, spool_id: str, mail_from: str, rcpt_tos: list[str], peer: str,
@@ -321,12 +326,6 @@ class WholeWriter:
             self.path.unlink(missing_ok=True)
             raise
         os.close(fd)
-
-    def publish(self) -> SpoolEntry:
-        final = self.spool.new / self.path.name
-        os.replace(self.path, final)
-        return SpoolEntry(self.spool_id, self.meta["mail_from"], self.meta["rcpt_tos"], self.meta["peer"],
-                          self.meta["received_at"], self.meta["sha256"], self.size, final, self.meta["helo"])
 
     def abort(self) -> None:
         self.path.unlink(missing_ok=True)

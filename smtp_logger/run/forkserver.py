@@ -19,10 +19,9 @@ import time
 
 import structlog
 
-from smtp_logger.base.process import name_process
+from smtp_logger.base.process import GROUP_SIGNALS, ignore_group_signals
 
 log = structlog.get_logger("smtp_logger.run.forkserver")
-GROUP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 LOOK = 0.2  # seconds between looks for a worker that died (and, once stopping, for the last one)
 NAME = "sl-worker-fs"  # the bench counts it on the workers' side (bench/procmem.py)
 
@@ -131,10 +130,7 @@ def serve_spawned(main, count: int, alive) -> None:
 
 def serve_forks(main, count: int, alive: int, go: int | None) -> None:
     """The fork server's loop: preload, wait for `go` (None: at once), keep `count` workers."""
-    for sig in GROUP_SIGNALS:  # Ctrl-C, SIGTERM and a hang-up: the server decides
-        signal.signal(sig, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, GROUP_SIGNALS)
-    name_process(NAME)
+    ignore_group_signals(NAME)
     main.preload()
     gc.collect()
     gc.freeze()

@@ -16,10 +16,9 @@ import time
 
 import structlog
 
-from smtp_logger.base.process import name_process
+from smtp_logger.base.process import GROUP_SIGNALS, ignore_group_signals
 
 log = structlog.get_logger("smtp_logger.run.smtpprocs")
-GROUP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 
 
 class SmtpProcesses:
@@ -72,7 +71,4 @@ class SmtpProcesses:
 
 def take_over_signals(index: int) -> None:
     """In a new SMTP process: the group's signals ignored (the server decides when it stops)."""
-    for sig in GROUP_SIGNALS:
-        signal.signal(sig, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, GROUP_SIGNALS)
-    name_process(f"sl-smtp-{index}")
+    ignore_group_signals(f"sl-smtp-{index}")

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import structlog
 from prometheus_client.core import CounterMetricFamily
 
-from smtp_logger.base.process import name_process
+from smtp_logger.base.process import ignore_group_signals
 from smtp_logger.intake.disk import is_out_of_space
 from smtp_logger.intake.spool import Spool, SpoolEntry
 from smtp_logger.run.forkserver import ForkServer
@@ -43,7 +43,6 @@ log = structlog.get_logger("smtp_logger.run.workers")
 BATCH = 16  # deliveries claimed at a time: the other workers take the rest
 POLL = 0.02  # seconds between looks at an empty spool
 MAX_DELAY = 300.0
-GROUP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}  # a worker process ignores them
 PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 OUTAGE_PAUSE, OUTAGE_MAX_PAUSE = 0.5, 10.0  # seconds between asking a database that is down
 
@@ -274,11 +273,8 @@ def _process_main(name: str, settings, stop, counts: "WorkerCounts", parent: int
     """A worker process, forked by the fork server: logging, a database pool and a pipeline of
     its own. Ctrl-C, SIGTERM and a hang-up reach the whole process group: the server alone
     decides when its workers stop."""
-    for sig in GROUP_SIGNALS:  # SIGHUP: the server's "reload certificates"
-        signal.signal(sig, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, GROUP_SIGNALS)
+    ignore_group_signals(f"sl-worker-{name}")
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
-    name_process(f"sl-worker-{name}")
     os.nice(10)
     from smtp_logger.base.logsetup import configure
     configure(settings.log_format, settings.log_level)
@@ -299,6 +295,12 @@ class WorkerMain:
     stop: StopFlag
     counts: Counts
 
+    @classmethod
+    def of(cls, settings) -> "WorkerMain":
+        """With a new stop flag and counts for settings.worker_processes workers."""
+        context = multiprocessing.get_context("spawn")
+        return cls(settings, StopFlag(context), Counts(context, settings.worker_processes))
+
     def preload(self) -> None:
         """What every worker needs, imported once in the fork server and shared by the workers."""
         from smtp_logger.base.logsetup import configure  # noqa: F401
@@ -316,9 +318,7 @@ def fork_workers_parent(settings) -> ForkServer | None:
     with worker threads, or when that is no longer safe (Workers then spawns one)."""
     if settings.worker_processes <= 0 or threading.active_count() > 1 or get_engine.cache_info().currsize:
         return None
-    context = multiprocessing.get_context("spawn")
-    main = WorkerMain(settings, StopFlag(context), Counts(context, settings.worker_processes))
-    server = ForkServer(main, settings.worker_processes)
+    server = ForkServer(WorkerMain.of(settings), settings.worker_processes)
     try:
         server.fork()
     except OSError as exc:  # e.g. no memory for the page tables: a spawned one instead
@@ -341,9 +341,7 @@ class Workers:
         self.running: dict[int, threading.Thread] = {}
         self.forks = None
         if self.in_processes:
-            context = multiprocessing.get_context("spawn")
-            self.forks = forks or ForkServer(WorkerMain(settings, StopFlag(context), Counts(context, self.count)),
-                                             self.count)
+            self.forks = forks or ForkServer(WorkerMain.of(settings), self.count)
             self.stop_event, self.counts = self.forks.main.stop, self.forks.main.counts
         else:
             self.stop_event, self.counts = threading.Event(), Counts(multiprocessing.get_context("spawn"), self.count)
