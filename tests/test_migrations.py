@@ -1,7 +1,9 @@
 """Schema migrations keep the data: migration 0003 renames received_messages.way (which held
 the logging address's kind) to address_kind, on SQLite (batch mode: the table is rebuilt) and
 PostgreSQL, and can be undone; 0004 (the sender check's verdict, after 0006) comes and goes
-while decisions and notices refer to the received message. One head."""
+while decisions and notices refer to the received message; 0011 (issue 18) drops three
+indexes a unique constraint covers and, on PostgreSQL, compresses bodies with lz4, and both come
+back with a downgrade. One head."""
 
 from __future__ import annotations
 
@@ -57,8 +59,8 @@ AUTH_COLUMNS = {"from_address", "auth_method", "auth_spf", "auth_dkim", "auth_dm
 
 def test_one_head_and_0004_after_the_notices(db_url):
     script = ScriptDirectory.from_config(alembic_config(db_url))
-    assert script.get_heads() == ["0010"]
-    assert [r.revision for r in script.walk_revisions("base", "heads")] == ["0010", "0009", "0008", "0007", "0004", "0006", "0003", "0002", "0001"]
+    assert script.get_heads() == ["0011"]
+    assert [r.revision for r in script.walk_revisions("base", "heads")] == ["0011", "0010", "0009", "0008", "0007", "0004", "0006", "0003", "0002", "0001"]
 
 
 def test_received_messages_keep_their_rows_across_0004(db_url):
@@ -91,3 +93,31 @@ def test_received_messages_keep_their_rows_across_0004(db_url):
         refs = connection.execute(text("SELECT (SELECT received_message_id FROM decisions), "
                                        "(SELECT received_message_id FROM notices)")).one()
     assert tuple(row) == (1, "AUTH_FAILED", None, None) and tuple(refs) == (1, 1)
+
+
+def _indexes(url: str, table: str) -> set[str]:
+    with get_engine(url).connect() as connection:
+        return {i["name"] for i in inspect(connection).get_indexes(table)}
+
+
+def _compression(url: str, table: str, column: str) -> str | None:
+    with get_engine(url).connect() as connection:
+        return connection.scalar(text(
+            "SELECT attcompression FROM pg_attribute WHERE attrelid = CAST(:t AS regclass) AND attname = :c"),
+            {"t": table, "c": column}) or None
+
+
+def test_0011_drops_covered_indexes_and_compresses_bodies_with_lz4(db_url):
+    assert "ix_engagements_account_id" not in _indexes(db_url, "engagements")
+    assert "ix_contact_emails_account_id" not in _indexes(db_url, "contact_emails")
+    postgres = db_url.startswith("postgresql")
+    if postgres:  # 'l' is lz4; '' (None here) the server's default, pglz
+        assert [_compression(db_url, "engagements", c) for c in ("body_text", "body_html", "reply_text")] == ["l"] * 3
+        assert _compression(db_url, "blob_chunks", "data") == "l"
+    _migrate(db_url, command.downgrade, "0010")
+    assert "ix_engagements_account_id" in _indexes(db_url, "engagements")
+    assert "ix_companies_account_id" in _indexes(db_url, "companies")
+    if postgres:
+        assert _compression(db_url, "engagements", "body_text") == "p"
+    upgrade(db_url)
+    assert "ix_engagements_account_id" not in _indexes(db_url, "engagements")

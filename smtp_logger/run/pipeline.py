@@ -19,6 +19,7 @@ from smtp_logger.run.retroactive import Retroactive
 from smtp_logger.run.senderauth import SenderAuth
 from smtp_logger.store.blobs import AttachmentFiles
 from smtp_logger.store.blobstore import BlobStore, open_store
+from smtp_logger.store.rows import batched
 
 log = structlog.get_logger("smtp_logger.run.pipeline")
 
@@ -84,7 +85,7 @@ class Pipeline:
 
     def _write_batch(self, deliveries: list[Delivery]) -> list[Delivered]:
         delivered = []
-        with self.sessions() as session:
+        with self.sessions() as session, batched(session):  # the batch's rows written at commit
             self.deliverer.prefetch(session, deliveries)
             for delivery in deliveries:
                 for rcpt in delivery.recipients:

@@ -14,7 +14,7 @@ from smtp_logger.decide.rules import Candidate, CrmFacts, LogPlan, UserFacts
 from smtp_logger.store import batchreads, contacts, directory, engagements, events
 from smtp_logger.store.blobs import SavedAttachment
 from smtp_logger.store.models import Account, Attachment, Engagement
-from smtp_logger.store.rows import insert_all, insert_id, write_deferred
+from smtp_logger.store.rows import defer_rows, insert_id, write_deferred
 from smtp_logger.understand.addresses import Mailbox
 
 
@@ -112,7 +112,7 @@ def write(session: Session, account: Account, c: Candidate, content: EngagementC
         batch.engagement_written(values["dedup_key"], thread_id)
     contacts.link(session, engagement_id, contact_ids)
     attachments = _signature_marked(session, account.id, from_.address, content.attachments)
-    insert_all(session, Attachment, [dict(
+    defer_rows(session, Attachment, [dict(
         engagement_id=engagement_id, filename=each.filename, content_type=each.content_type,
         size=each.size, sha256=each.sha256, stored=each.stored, reason=each.reason,
         content_id=each.content_id, inline=each.inline, signature=each.signature,

@@ -131,7 +131,7 @@ class Company(Base):
     __tablename__ = "companies"
     __table_args__ = (UniqueConstraint("account_id", "domain"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     domain: Mapped[str] = mapped_column(String(255))
     name: Mapped[str] = mapped_column(String(255))
 
@@ -151,7 +151,7 @@ class ContactEmail(Base):
     __tablename__ = "contact_emails"
     __table_args__ = (UniqueConstraint("account_id", "address"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
     address: Mapped[str] = mapped_column(String(320))
 
@@ -196,7 +196,7 @@ class Engagement(Base):
         Index("ix_engagements_thread", "thread_id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id"))
     owner_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     direction: Mapped[str] = mapped_column(String(10))  # incoming | outgoing

@@ -1,0 +1,61 @@
+"""Ids for rows written later: a batch's received messages, threads, engagements and contacts
+are inserted at commit, a table's rows in one execution (store.rows), so their ids are taken
+before the rows exist. PostgreSQL: from the table's own sequence, taken IDS_AT_ONCE at a time
+and kept by this process (a sequence never hands a value out twice, whatever commits or rolls
+back; what is left at exit is a gap, as after any rollback). SQLite: one past the largest id,
+read once the transaction holds the database's write lock (taken here first, by a write that
+changes nothing), so no other writer can take the same ids; read again after each write of
+the waiting rows, since other inserts into the table may follow them in the transaction.
+"""
+
+from __future__ import annotations
+
+import os
+
+from sqlalchemy import Table, func, select, text, update
+from sqlalchemy.orm import Session
+
+IDS_AT_ONCE = 64
+_SQLITE_NEXT = "sqlite_next_ids"
+_taken: dict[tuple[int, str, str], list[int]] = {}  # (pid, database, table) -> ids taken, unused
+_sequences: dict[tuple[str, str], str] = {}
+_NEXTVALS = text("SELECT nextval(CAST(:sequence AS regclass)) FROM generate_series(1, :n)")
+
+
+def reserve(session: Session, table: Table) -> int:
+    """An id for a row of `table` that this transaction will insert."""
+    if session.get_bind().dialect.name == "postgresql":
+        return _from_sequence(session, table)
+    return _next_in_transaction(session, table)
+
+
+def forget_next(session: Session) -> None:
+    """After the waiting rows were written (SQLite): the next id is read again."""
+    session.info.pop(_SQLITE_NEXT, None)
+
+
+def _from_sequence(session: Session, table: Table) -> int:
+    bind = session.get_bind()
+    database = bind.url.render_as_string(hide_password=True)
+    pool = _taken.setdefault((os.getpid(), database, table.name), [])
+    if not pool:
+        sequence = _sequences.get((database, table.name))
+        if sequence is None:
+            sequence = session.scalar(text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": table.name})
+            _sequences[database, table.name] = sequence
+        pool.extend(session.scalars(_NEXTVALS, {"sequence": sequence, "n": IDS_AT_ONCE}))
+        pool.reverse()
+    return pool.pop()
+
+
+def _next_in_transaction(session: Session, table: Table) -> int:
+    if table.name not in session.info.get(_SQLITE_NEXT, {}):
+        # either may first write the waiting rows (store.rows), which forgets the next ids
+        session.execute(update(table).where(text("0")).values(id=table.c.id)  # the write lock
+                        .execution_options(ignores_waiting_rows=True))
+        first = (session.scalar(select(func.max(table.c.id))) or 0) + 1
+        session.info.setdefault(_SQLITE_NEXT, {})[table.name] = first
+    next_ids = session.info[_SQLITE_NEXT]
+    row_id = next_ids[table.name]
+    next_ids[table.name] = row_id + 1
+    return row_id
