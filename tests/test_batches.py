@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 
 from smtp_logger.base.config import load_settings
+from smtp_logger.base.logsetup import configure
 from smtp_logger.intake.spool import Spool
 from smtp_logger.run.build import prepare
 from smtp_logger.run.pipeline import Pipeline
@@ -118,3 +119,43 @@ def test_forwards_of_one_conversation_in_one_batch_share_a_thread(cli):
     timeline = cli.json("timeline", "anna@customer.example")
     assert sorted(e["subject"] for e in timeline) == ["Quote for 2027", "Re: Quote for 2027"]
     assert len({e["thread_id"] for e in timeline}) == 1
+
+
+def test_a_batch_of_new_contacts_threads_replies_and_attachments_commits_as_one(cli, capfd):
+    """A batch's received messages, threads, engagements, contacts and attachments are written
+    together at its commit, with ids taken beforehand: a reply in the same batch still joins its
+    thread, an email to a customer known before and one to a new customer each land on theirs,
+    an attachment is listed, and the batch is not redone one delivery at a time. The first
+    email is internal: its decision row waits before any engagement row it could refer to."""
+    settings = load_settings(environ=cli.env)
+    bcc = cli.json("users", "add", ALICE)["bcc_address"]
+    cli("users", "add", "bob@ours.example")
+    cli("contacts", "add", "known@acme.example")
+    spool = Spool(settings.data_path)
+    pipeline = Pipeline(settings, session_factory(settings.db_url), spool)
+    internal = message(ALICE, ["bob@ours.example"], subject="Lunch")
+    to_known = message(ALICE, ["known@acme.example"], subject="Renewal")
+    to_new = message(ALICE, ["new@globex.example"], subject="Quote")
+    reply = message(ALICE, ["new@globex.example"], subject="Re: Quote", in_reply_to=to_new["Message-ID"])
+    with_file = message(ALICE, ["other@initech.example"], subject="Terms")
+    with_file.add_attachment(b"%PDF-1.4 terms\n", maintype="application", subtype="pdf", filename="terms.pdf")
+    for m in (internal, to_known, to_new, reply, with_file):
+        _spool(spool, bcc, m)
+
+    configure("json")  # the server's log lines to this test's stderr (the cli's went to its runner)
+    capfd.readouterr()
+    assert pipeline.process_batch(spool.claim("w0", 10)) == []
+    logged = capfd.readouterr().err
+    assert logged.count('"event": "decision"') == 5 and "batch_retried_one_by_one" not in logged
+    assert [d["reason"] for d in cli.json("why", msgid(internal))] == ["NO_EXTERNAL_RECIPIENTS"]
+
+    [renewal] = cli.json("timeline", "known@acme.example")
+    assert renewal["subject"] == "Renewal"
+    quote, again = sorted(cli.json("timeline", "new@globex.example"), key=lambda e: e["subject"])
+    assert (quote["subject"], again["subject"]) == ("Quote", "Re: Quote")
+    assert quote["thread_id"] == again["thread_id"] != renewal["thread_id"]
+    [terms] = cli.json("timeline", "other@initech.example")
+    assert [a["filename"] for a in terms["attachments"]] == ["terms.pdf"]
+    ids = {cli.json("why", msgid(m))[0]["engagement_id"] for m in (to_known, to_new, reply, with_file)}
+    assert len(ids) == 4 and None not in ids
+    assert spool.backlog() == 0

@@ -19,7 +19,10 @@ IDS_AT_ONCE = 64
 _SQLITE_NEXT = "sqlite_next_ids"
 _taken: dict[tuple[int, str, str], list[int]] = {}  # (pid, database, table) -> ids taken, unused
 _sequences: dict[tuple[str, str], str] = {}
-_NEXTVALS = text("SELECT nextval(CAST(:sequence AS regclass)) FROM generate_series(1, :n)")
+# none of these needs the rows waiting to be written first (store.rows)
+_NEXTVALS = text("SELECT nextval(CAST(:sequence AS regclass)) FROM generate_series(1, :n)") \
+    .execution_options(ignores_waiting_rows=True)
+_SEQUENCE = text("SELECT pg_get_serial_sequence(:t, 'id')").execution_options(ignores_waiting_rows=True)
 
 
 def reserve(session: Session, table: Table) -> int:
@@ -41,7 +44,7 @@ def _from_sequence(session: Session, table: Table) -> int:
     if not pool:
         sequence = _sequences.get((database, table.name))
         if sequence is None:
-            sequence = session.scalar(text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": table.name})
+            sequence = session.scalar(_SEQUENCE, {"t": table.name})
             _sequences[database, table.name] = sequence
         pool.extend(session.scalars(_NEXTVALS, {"sequence": sequence, "n": IDS_AT_ONCE}))
         pool.reverse()
@@ -50,10 +53,10 @@ def _from_sequence(session: Session, table: Table) -> int:
 
 def _next_in_transaction(session: Session, table: Table) -> int:
     if table.name not in session.info.get(_SQLITE_NEXT, {}):
-        # either may first write the waiting rows (store.rows), which forgets the next ids
+        # no row of this table waits (they would have a next id): neither needs them written
         session.execute(update(table).where(text("0")).values(id=table.c.id)  # the write lock
                         .execution_options(ignores_waiting_rows=True))
-        first = (session.scalar(select(func.max(table.c.id))) or 0) + 1
+        first = (session.scalar(select(func.max(table.c.id)).execution_options(ignores_waiting_rows=True)) or 0) + 1
         session.info.setdefault(_SQLITE_NEXT, {})[table.name] = first
     next_ids = session.info[_SQLITE_NEXT]
     row_id = next_ids[table.name]

@@ -93,8 +93,23 @@ def _writer_for(table: Table, columns: frozenset[str]) -> Callable[[Session, lis
     """One writer per table and set of columns given (an executemany needs the same keys)."""
     def write(session: Session, rows: list[dict]) -> None:
         session.execute(_insert(table), rows)
-    write.rank = [t.name for t in table.metadata.sorted_tables].index(table.name)
+    write.table = table
     return write
+
+
+def _rank(write: Callable[[Session, list], None]) -> int:
+    """Where a deferred write goes: rows in the order of the tables' foreign keys, then the
+    deferred functions."""
+    table = getattr(write, "table", None)
+    if table is None:
+        return _AFTER_TABLES
+    return _table_order(table.metadata, len(table.metadata.tables))[table.name]
+
+
+@cache
+def _table_order(metadata, _tables_known: int) -> dict[str, int]:
+    """Referenced tables first (computed again when more models have been imported)."""
+    return {table.name: i for i, table in enumerate(metadata.sorted_tables)}
 
 
 @event.listens_for(Session, "before_commit")
@@ -104,7 +119,7 @@ def write_deferred(session: Session) -> None:
     pending = session.info.pop(_DEFERRED, None)
     session.info.pop(_WAITING, None)
     ids.forget_next(session)
-    for write, items in sorted((pending or {}).items(), key=lambda each: getattr(each[0], "rank", _AFTER_TABLES)):
+    for write, items in sorted((pending or {}).items(), key=lambda each: _rank(each[0])):
         write(session, items)
 
 
