@@ -11,6 +11,7 @@ the waiting rows, since other inserts into the table may follow them in the tran
 from __future__ import annotations
 
 import os
+from functools import cache
 
 from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.orm import Session
@@ -54,11 +55,20 @@ def _from_sequence(session: Session, table: Table) -> int:
 def _next_in_transaction(session: Session, table: Table) -> int:
     if table.name not in session.info.get(_SQLITE_NEXT, {}):
         # no row of this table waits (they would have a next id): neither needs them written
-        session.execute(update(table).where(text("0")).values(id=table.c.id)  # the write lock
-                        .execution_options(ignores_waiting_rows=True))
-        first = (session.scalar(select(func.max(table.c.id)).execution_options(ignores_waiting_rows=True)) or 0) + 1
+        lock, largest = _statements(table)
+        session.execute(lock)
+        first = (session.scalar(largest) or 0) + 1
         session.info.setdefault(_SQLITE_NEXT, {})[table.name] = first
     next_ids = session.info[_SQLITE_NEXT]
     row_id = next_ids[table.name]
     next_ids[table.name] = row_id + 1
     return row_id
+
+
+@cache
+def _statements(table: Table) -> tuple:
+    """SQLite: a write that changes nothing (it takes the database's write lock), and the
+    largest id. Neither needs the rows waiting to be written first (store.rows)."""
+    lock = update(table).where(text("0")).values(id=table.c.id)
+    return (lock.execution_options(ignores_waiting_rows=True),
+            select(func.max(table.c.id)).execution_options(ignores_waiting_rows=True))
