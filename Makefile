@@ -12,10 +12,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
+# Byte-compiled once here, as `pip install .` does for the container image: where
+# PYTHONDONTWRITEBYTECODE is set (this project's CI machines) an editable install never writes
+# them, and every server the tests start would compile the whole package again (about 0.2 s).
+COMPILE := $(BIN)/python -m compileall -q smtp_logger >/dev/null
+
 run: $(STAMP)
+	$(COMPILE)
 	$(BIN)/smtp-logger serve --demo
 
 test: $(STAMP)
+	$(COMPILE)
 	$(BIN)/python -m pytest -q
 
 # The layers (import-linter contracts in pyproject.toml) and ruff's checks.
@@ -28,6 +35,7 @@ openapi: $(STAMP)
 	$(BIN)/python -m smtp_logger.api.openapi
 
 bench: $(STAMP)
+	$(COMPILE)
 	$(BIN)/python bench/run.py
 
 clean:

@@ -11,6 +11,7 @@ the waiting rows, since other inserts into the table may follow them in the tran
 from __future__ import annotations
 
 import os
+import threading
 from functools import cache
 
 from sqlalchemy import Table, func, select, text, update
@@ -20,6 +21,7 @@ IDS_AT_ONCE = 64
 _SQLITE_NEXT = "sqlite_next_ids"
 _taken: dict[tuple[int, str, str], list[int]] = {}  # (pid, database, table) -> ids taken, unused
 _sequences: dict[tuple[str, str], str] = {}
+_lock = threading.Lock()
 # none of these needs the rows waiting to be written first (store.rows)
 _NEXTVALS = text("SELECT nextval(CAST(:sequence AS regclass)) FROM generate_series(1, :n)") \
     .execution_options(ignores_waiting_rows=True)
@@ -39,17 +41,18 @@ def forget_next(session: Session) -> None:
 
 
 def _from_sequence(session: Session, table: Table) -> int:
-    bind = session.get_bind()
-    database = bind.url.render_as_string(hide_password=True)
-    pool = _taken.setdefault((os.getpid(), database, table.name), [])
-    if not pool:
-        sequence = _sequences.get((database, table.name))
-        if sequence is None:
-            sequence = session.scalar(_SEQUENCE, {"t": table.name})
-            _sequences[database, table.name] = sequence
-        pool.extend(session.scalars(_NEXTVALS, {"sequence": sequence, "n": IDS_AT_ONCE}))
-        pool.reverse()
-    return pool.pop()
+    database = session.get_bind().url.render_as_string(hide_password=True)
+    with _lock:  # workers in threads (worker_processes = 0) share the pool
+        pool = _taken.setdefault((os.getpid(), database, table.name), [])
+        if pool:
+            return pool.pop()
+    sequence = _sequences.get((database, table.name))
+    if sequence is None:
+        sequence = _sequences.setdefault((database, table.name), session.scalar(_SEQUENCE, {"t": table.name}))
+    taken = list(session.scalars(_NEXTVALS, {"sequence": sequence, "n": IDS_AT_ONCE}))
+    with _lock:
+        pool.extend(reversed(taken[1:]))
+    return taken[0]
 
 
 def _next_in_transaction(session: Session, table: Table) -> int:
