@@ -49,7 +49,7 @@ class ParsedMessage:
     body_text: str
     body_html: str | None
     attachments: list[AttachmentPart]
-    content_hash: str
+    date_text: str  # the Date header as written (the content hash normalises it)
     defects: list[str]
     unparseable: bool
     email: EmailMessage = field(repr=False)
@@ -60,6 +60,12 @@ class ParsedMessage:
         """Message-IDs that tie this message to a thread: its own, then what it answers."""
         keys = [self.message_id] if self.message_id else []
         return keys + [k for k in self.in_reply_to + self.references if k not in keys]
+
+    @cached_property
+    def content_hash(self) -> str:
+        """The dedup key without a Message-ID (understand.contenthash): worked out only for the
+        messages that need it."""
+        return content_hash(self.from_, self.date_text, self.subject, self.body_text)
 
     @cached_property
     def automatic(self) -> tuple[str, str] | None:
@@ -157,7 +163,7 @@ def parse_message(raw: bytes, work_dir: Path | None = None) -> ParsedMessage:
         body_text=body_text,
         body_html=parts.html,
         attachments=_attachments(parts.attachments, defects, work_dir),
-        content_hash=content_hash(from_, date_text, subject, body_text),
+        date_text=date_text,
         defects=defects,
         unparseable=not list(msg.keys()),
         email=msg,
