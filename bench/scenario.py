@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 
 import loads
-from procmem import PeakSampler, side_cpu_s, tree_cpu_s, tree_hwm, tree_rss
+from procmem import PeakSampler, side_cpu_s, tree_cpu_s, tree_hwm, tree_pss, tree_rss
 from targets import Target
 
 MiB = 1024 * 1024
@@ -162,11 +162,11 @@ async def _phases(t: Target, cfg: dict, payload: bytes, work: Path, r: dict) -> 
     _check(t, r, "warm-up")
     await asyncio.sleep(1.0)
     big_file = await _write_big(work / f"big-{t.name}.eml", payload, f"bigB{run_id}")
-    base = tree_rss(t.pid)
+    base, base_pss = tree_rss(t.pid), tree_pss(t.pid)
     with PeakSampler(t.pid) as sampler:
         big = await _big(t, big_file)
     hwm = tree_hwm(t.pid)
-    big.update(idle_rss_mb=round(base / MiB, 1), peak_rss_mb=round(sampler.peak / MiB, 1),
+    big.update(idle_rss_mb=round(base / MiB, 1), idle_pss_mb=round(base_pss / MiB, 1), peak_rss_mb=round(sampler.peak / MiB, 1),
                rss_growth_mb=round((sampler.peak - base) / MiB, 1),
                hwm_growth_mb=round((hwm - base) / MiB, 1), rss_samples=sampler.samples)
     big["growth_per_size"] = round(max(sampler.peak - base, 0) / big["wire_bytes"], 2)
