@@ -22,10 +22,11 @@ _SQLITE_NEXT = "sqlite_next_ids"
 _taken: dict[tuple[int, str, str], list[int]] = {}  # (pid, database, table) -> ids taken, unused
 _sequences: dict[tuple[str, str], str] = {}
 _lock = threading.Lock()
+IGNORES_WAITING = "ignores_waiting_rows"  # an execution option: the statement needs no waiting row
 # none of these needs the rows waiting to be written first (store.rows)
 _NEXTVALS = text("SELECT nextval(CAST(:sequence AS regclass)) FROM generate_series(1, :n)") \
-    .execution_options(ignores_waiting_rows=True)
-_SEQUENCE = text("SELECT pg_get_serial_sequence(:t, 'id')").execution_options(ignores_waiting_rows=True)
+    .execution_options(**{IGNORES_WAITING: True})
+_SEQUENCE = text("SELECT pg_get_serial_sequence(:t, 'id')").execution_options(**{IGNORES_WAITING: True})
 
 
 def reserve(session: Session, table: Table) -> int:
@@ -46,9 +47,9 @@ def _from_sequence(session: Session, table: Table) -> int:
         pool = _taken.setdefault((os.getpid(), database, table.name), [])
         if pool:
             return pool.pop()
-    sequence = _sequences.get((database, table.name))
-    if sequence is None:
-        sequence = _sequences.setdefault((database, table.name), session.scalar(_SEQUENCE, {"t": table.name}))
+    if (database, table.name) not in _sequences:
+        _sequences[database, table.name] = session.scalar(_SEQUENCE, {"t": table.name})
+    sequence = _sequences[database, table.name]
     taken = list(session.scalars(_NEXTVALS, {"sequence": sequence, "n": IDS_AT_ONCE}))
     with _lock:
         pool.extend(reversed(taken[1:]))
@@ -73,5 +74,5 @@ def _statements(table: Table) -> tuple:
     """SQLite: a write that changes nothing (it takes the database's write lock), and the
     largest id. Neither needs the rows waiting to be written first (store.rows)."""
     lock = update(table).where(text("0")).values(id=table.c.id)
-    return (lock.execution_options(ignores_waiting_rows=True),
-            select(func.max(table.c.id)).execution_options(ignores_waiting_rows=True))
+    return (lock.execution_options(**{IGNORES_WAITING: True}),
+            select(func.max(table.c.id)).execution_options(**{IGNORES_WAITING: True}))

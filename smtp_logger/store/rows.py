@@ -31,7 +31,6 @@ _CACHED = "transaction_cache"
 # the tables whose rows get their ids beforehand inside `batched`
 RESERVED_IDS = frozenset({"received_messages", "threads", "engagements", "contacts"})
 _AFTER_TABLES = 1 << 20  # deferred functions run after the deferred rows, in the order deferred
-IGNORES_WAITING = "ignores_waiting_rows"  # an execution option: this statement needs no waiting row
 
 
 @cache
@@ -126,7 +125,7 @@ def write_deferred(session: Session) -> None:
 @event.listens_for(Session, "do_orm_execute")
 def _write_deferred_first(state: ORMExecuteState) -> None:
     waiting = state.session.info.get(_WAITING)
-    if waiting and not state.execution_options.get(IGNORES_WAITING) and _touches(state.statement, waiting):
+    if waiting and not state.execution_options.get(ids.IGNORES_WAITING) and _touches(state.statement, waiting):
         write_deferred(state.session)
 
 
@@ -167,5 +166,4 @@ def cached(session: Session, name: str) -> dict:
 
 @event.listens_for(Session, "after_commit")
 def _forget_cached(session: Session) -> None:
-    session.info.pop(_CACHED, None)
-    ids.forget_next(session)
+    session.info.pop(_CACHED, None)  # the next ids went with write_deferred at before_commit
